@@ -1,0 +1,24 @@
+"""emhqa: cited, offline question answering about extramedullary hematopoiesis (EMH).
+
+    >>> import emhqa
+    >>> qa = emhqa.load()
+    >>> answer = qa.ask("How is extramedullary hematopoiesis treated?")
+"""
+from __future__ import annotations
+
+from .config import Config
+from .errors import CorpusError, EmhqaError, GeneratorError, IndexDamagedError, QuestionError
+from .types import Answer, Chunk, Citation, Passage, Section
+
+__version__ = "0.1.0"
+
+
+def load(config: Config | None = None, **options):
+    """Load the default corpus, model and index (building the index if needed); returns a ``QA``."""
+    from .pipeline import load as _load
+
+    return _load(config, **options)
+
+
+__all__ = ["Answer", "Chunk", "Citation", "Config", "CorpusError", "EmhqaError", "GeneratorError",
+           "IndexDamagedError", "Passage", "QuestionError", "Section", "load"]

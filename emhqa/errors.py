@@ -1,0 +1,25 @@
+"""Errors a user can act on; each message says what to do next."""
+from __future__ import annotations
+
+
+class EmhqaError(Exception):
+    """Base class of every error emhqa raises on purpose."""
+
+
+class QuestionError(EmhqaError, ValueError):
+    """The question cannot be asked as given (empty, or too long)."""
+
+
+class CorpusError(EmhqaError):
+    """The corpus folder or its manifest cannot be used."""
+
+
+class IndexDamagedError(EmhqaError):
+    """The index on disk is missing, damaged or unusable; rebuilding fixes it."""
+
+    def __init__(self, problem: str):
+        super().__init__(f"{problem}. Run `emhqa index --rebuild` to rebuild the index.")
+
+
+class GeneratorError(EmhqaError):
+    """A generator name is unknown or a generator failed."""

@@ -1,0 +1,39 @@
+"""The generator contract: a question and its retrieved passages in, a cited draft out."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..types import Passage, Span
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One piece of answer text and the corpus span that supports it (None: no support shown)."""
+
+    text: str
+    passage: int | None = None
+    support: Span | None = None
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A generator's answer before citations are numbered and verified by the pipeline."""
+
+    claims: tuple[Claim, ...]
+    abstained: bool = False
+    warnings: tuple[str, ...] = ()
+
+
+class Generator(ABC):
+    """Subclasses implement ``generate``; the pipeline numbers and verifies the citations."""
+
+    name: str = "generator"
+
+    @abstractmethod
+    def generate(self, question: str, passages: Sequence[Passage]) -> Draft:
+        """Answer ``question`` from ``passages`` only, or abstain."""
+
+    def abstain(self, reason: str = "") -> Draft:
+        return Draft((), abstained=True, warnings=(reason,) if reason else ())

@@ -1,0 +1,238 @@
+"""The persisted index: FAISS vectors plus JSON metadata, built atomically, verified before use.
+
+Layout of ``index/``: ``CURRENT`` names the active build folder; a build folder holds
+``manifest.json`` (what it was built from, with the sha256 of every other file), ``chunks.jsonl``,
+``dense.faiss`` (chunk vectors) and ``sentences.npy`` (one vector per chunk sentence, in order).
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from .chunking import chunk_sections
+from .config import Config
+from .corpus import Corpus, corpus_hashes, load_corpus, sha256
+from .embedding import Embedder
+from .errors import IndexDamagedError
+from .types import Chunk, Span
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+CURRENT = "CURRENT"
+FILES = ("chunks.jsonl", "dense.faiss", "sentences.npy")
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Index:
+    """A loaded, verified index."""
+
+    manifest: dict
+    chunks: tuple[Chunk, ...]
+    dense: faiss.Index
+    sentence_vectors: np.ndarray  # rows follow the chunks' sentences in order
+    sentence_offsets: np.ndarray  # chunk i's sentences are rows [offsets[i], offsets[i+1])
+
+    def sentence_rows(self, chunk_id: int) -> np.ndarray:
+        return self.sentence_vectors[self.sentence_offsets[chunk_id]:self.sentence_offsets[chunk_id + 1]]
+
+    @property
+    def titles(self) -> dict[str, str]:
+        return {d["source"]: d["title"] for d in self.manifest["documents"]}
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for name in ("emhqa", "faiss-cpu", "sentence-transformers", "torch", "numpy", "bm25s"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "unknown"
+    return out
+
+
+@contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """One build at a time per index folder, across processes."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _chunk_record(chunk: Chunk) -> dict:
+    return {"id": chunk.id, "source": chunk.source, "section": chunk.section, "start": chunk.start,
+            "end": chunk.end, "text": chunk.text, "sentences": [[s.start, s.end] for s in chunk.sentences]}
+
+
+def build_index(config: Config, embedder: Embedder, progress: Progress | None = None) -> Path:
+    """Parse, chunk, embed and write a new build, then switch ``CURRENT`` to it in one rename."""
+    say = progress or (lambda message: log.info(message))
+    with build_lock(config.index_dir):
+        say("reading corpus")
+        corpus = load_corpus(config.corpus_dir)
+        texts = corpus.texts
+        chunks = chunk_sections(texts, [s for d in corpus.documents for s in d.sections()], config.max_chunk_chars)
+        sentences = [s.text for c in chunks for s in c.sentences]
+        say(f"embedding {len(chunks)} chunks and {len(sentences)} sentences")
+        chunk_vectors = embedder.encode([c.embed_text for c in chunks])
+        sentence_vectors = embedder.encode(sentences)
+        dense = faiss.IndexFlatIP(embedder.dimension)
+        if len(chunks):
+            dense.add(chunk_vectors)
+
+        build = config.index_dir / f"build-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.time_ns() % 10**6}"
+        staging = build.with_name(build.name + ".tmp")
+        staging.mkdir()
+        with open(staging / "chunks.jsonl", "w", encoding="utf-8") as out:
+            for chunk in chunks:
+                out.write(json.dumps(_chunk_record(chunk)) + "\n")
+        faiss.write_index(dense, str(staging / "dense.faiss"))
+        np.save(staging / "sentences.npy", sentence_vectors, allow_pickle=False)
+        manifest = _manifest(config, embedder, corpus, chunks, len(sentences), staging)
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        _fsync_dir(staging)
+        staging.rename(build)
+        _write_atomic(config.index_dir / CURRENT, build.name)
+        _remove_old_builds(config.index_dir, keep=build.name)
+        say(f"index built: {len(chunks)} chunks from {len(corpus.documents)} documents")
+        return build
+
+
+def _manifest(config: Config, embedder: Embedder, corpus: Corpus, chunks: list[Chunk],
+              sentence_count: int, folder: Path) -> dict:
+    return {
+        "format": FORMAT,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "model_id": embedder.model_id,
+        "dimension": embedder.dimension,
+        "chunking": {"max_chunk_chars": config.max_chunk_chars},
+        "corpus": corpus.hashes,
+        "skipped": corpus.skipped,
+        "documents": [{"source": d.source, "title": d.title, "kind": d.kind, "publisher": d.publisher}
+                      for d in corpus.documents],
+        "counts": {"documents": len(corpus.documents), "chunks": len(chunks), "sentences": sentence_count},
+        "versions": _versions(),
+        "files": {name: sha256((folder / name).read_bytes()) for name in FILES},
+    }
+
+
+def _write_atomic(path: Path, content: str) -> None:
+    temporary = path.with_name(path.name + f".{os.getpid()}.tmp")
+    with open(temporary, "w", encoding="utf-8") as out:
+        out.write(content)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temporary, path)
+
+
+def _fsync_dir(folder: Path) -> None:
+    for path in folder.iterdir():
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
+
+
+def _remove_old_builds(index_dir: Path, keep: str) -> None:
+    for path in index_dir.glob("build-*"):
+        if path.name != keep and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def current_build(index_dir: Path) -> Path | None:
+    """The active build folder, or None when no index was ever built here."""
+    pointer = index_dir / CURRENT
+    if not pointer.is_file():
+        return None
+    name = pointer.read_text(encoding="utf-8").strip()
+    if not name.startswith("build-") or "/" in name:
+        raise IndexDamagedError(f"{pointer} does not name a build folder")
+    return index_dir / name
+
+
+def read_manifest(build: Path) -> dict:
+    try:
+        manifest = json.loads((build / "manifest.json").read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise IndexDamagedError(f"index manifest {build / 'manifest.json'} is missing") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexDamagedError(f"index manifest {build / 'manifest.json'} is not valid JSON") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or "files" not in manifest:
+        raise IndexDamagedError(f"index manifest {build / 'manifest.json'} has an unknown format")
+    return manifest
+
+
+def stale_reason(manifest: dict, config: Config, model_id: str) -> str | None:
+    """Why an intact index no longer matches the corpus or settings, or None when it does."""
+    if manifest.get("model_id") != model_id:
+        return f"it was built with model {manifest.get('model_id')!r}, not {model_id!r}"
+    if manifest.get("chunking") != {"max_chunk_chars": config.max_chunk_chars}:
+        return "the chunking settings changed"
+    current = corpus_hashes(config.corpus_dir)
+    built = manifest.get("corpus", {})
+    changed = sorted(name for name in set(current) | set(built) if current.get(name) != built.get(name))
+    if changed:
+        return f"corpus files changed since the build: {', '.join(changed)}"
+    return None
+
+
+def load_index(build: Path) -> Index:
+    """Verify every file's hash against the manifest, then read it; damage raises IndexDamagedError."""
+    manifest = read_manifest(build)
+    for name in FILES:
+        path = build / name
+        if not path.is_file():
+            raise IndexDamagedError(f"index file {path} is missing")
+        if sha256(path.read_bytes()) != manifest["files"].get(name):
+            raise IndexDamagedError(f"index file {path} is damaged (its checksum does not match the manifest)")
+    try:
+        chunks = tuple(_read_chunks(build / "chunks.jsonl"))
+        dense = faiss.read_index(str(build / "dense.faiss"))
+        vectors = np.load(build / "sentences.npy", allow_pickle=False)
+    except (ValueError, KeyError, TypeError, RuntimeError, OSError) as exc:
+        raise IndexDamagedError(f"index in {build} cannot be read ({exc})") from exc
+    offsets = np.cumsum([0] + [len(c.sentences) for c in chunks])
+    if dense.ntotal != len(chunks) or len(vectors) != offsets[-1] or dense.d != manifest["dimension"]:
+        raise IndexDamagedError(f"index in {build} is inconsistent (vector and chunk counts differ)")
+    return Index(manifest, chunks, dense, vectors, offsets)
+
+
+def _read_chunks(path: Path) -> Iterator[Chunk]:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        start, text = record["start"], record["text"]
+        spans = tuple(Span(s, e, text[s - start:e - start]) for s, e in record["sentences"])
+        yield Chunk(record["id"], record["source"], record["section"], start, record["end"], text, spans)
+
+
+def open_index(config: Config, embedder: Embedder, rebuild: bool = False, progress: Progress | None = None) -> Index:
+    """The verified index; built when missing or asked for, rebuilt (with a warning) when stale.
+
+    A damaged index is never rebuilt silently: it raises IndexDamagedError naming the fix.
+    """
+    build = current_build(config.index_dir)
+    if rebuild or build is None:
+        if build is None:
+            log.warning("no index in %s yet; building it (this takes a minute)", config.index_dir)
+        return load_index(build_index(config, embedder, progress))
+    index = load_index(build)
+    reason = stale_reason(index.manifest, config, embedder.model_id)
+    if reason:
+        log.warning("the index is stale (%s); rebuilding it", reason)
+        return load_index(build_index(config, embedder, progress))
+    return index

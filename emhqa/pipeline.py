@@ -1,0 +1,128 @@
+"""The question-answering pipeline: validate, retrieve, decide to answer, generate, verify citations."""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from .abstention import AbstentionModel, features
+from .config import MAX_QUESTION_CHARS, Config
+from .corpus import load_corpus
+from .embedding import shared_embedder
+from .errors import QuestionError
+from .evidence import Evidence
+from .generation import Draft, Generator, available, make_generator
+from .index import Index, Progress, open_index
+from .retrieval import Exclude, HybridRetriever, Mode
+from .text import clean_question
+from .types import NOT_COVERED, Answer, Citation, Passage
+
+log = logging.getLogger(__name__)
+
+
+def validate_question(question: str) -> str:
+    """The question without control characters; QuestionError when empty or too long."""
+    if not isinstance(question, str):
+        raise QuestionError("the question must be text")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"the question is {len(question)} characters long; "
+                            f"the limit is {MAX_QUESTION_CHARS}. Ask a shorter question.")
+    cleaned = clean_question(question)
+    if not cleaned:
+        raise QuestionError("the question is empty: type a question about extramedullary hematopoiesis")
+    return cleaned
+
+
+def cite(draft: Draft, passages: Sequence[Passage], texts: dict[str, str]) -> tuple[str, list[Citation]]:
+    """Number the draft's supported claims; a support outside its retrieved passage, or not verbatim
+    in the corpus file, is dropped. Adjacent sentences of one passage share one citation."""
+    citations: list[Citation] = []
+    parts: list[str] = []
+    for claim in draft.claims:
+        span = claim.support
+        passage = passages[claim.passage] if claim.passage is not None and 0 <= claim.passage < len(passages) else None
+        chunk = passage.chunk if passage else None
+        verified = (span is not None and chunk is not None and chunk.start <= span.start < span.end <= chunk.end
+                    and texts.get(chunk.source, "")[span.start:span.end] == span.text)
+        if not verified:
+            parts.append(claim.text)
+            continue
+        previous = citations[-1] if citations else None
+        text = texts[chunk.source]
+        if previous and previous.source == chunk.source and previous.section == chunk.section \
+                and previous.end <= span.start and not text[previous.end:span.start].strip():
+            citations[-1] = Citation(previous.marker, chunk.source, chunk.section,
+                                     text[previous.start:span.end], previous.start, span.end)
+            parts[-1] = parts[-1].rsplit(" [", 1)[0] + f" {claim.text} [{previous.marker}]"
+            continue
+        marker = len(citations) + 1
+        citations.append(Citation(marker, chunk.source, chunk.section, span.text, span.start, span.end))
+        parts.append(f"{claim.text} [{marker}]")
+    return " ".join(parts), citations
+
+
+class QA:
+    """A loaded corpus, index and model; ``ask()`` is safe to call from several threads."""
+
+    def __init__(self, config: Config, index: Index, encoder, texts: dict[str, str],
+                 generator: str = "extractive", abstention: AbstentionModel | None = None):
+        self.config, self.index, self.encoder, self.texts = config, index, encoder, texts
+        self.retriever = HybridRetriever(index, encoder, config)
+        self.evidence = Evidence(index)
+        self.abstention = abstention or AbstentionModel.load()
+        self.default_generator = generator
+        self._generators: dict[str, Generator] = {}
+        self.generator(generator)  # fail early on an unknown name
+
+    @property
+    def generators(self) -> list[str]:
+        return available()
+
+    def generator(self, name: str) -> Generator:
+        if name not in self._generators:
+            self._generators[name] = make_generator(name, config=self.config, evidence=self.evidence,
+                                                    encoder=self.encoder)
+        return self._generators[name]
+
+    def langchain_retriever(self, k: int = 5):
+        from .langchain_adapter import EmhqaRetriever
+
+        return EmhqaRetriever(retriever=self.retriever, k=k)
+
+    def ask(self, question: str, k: int = 5, generator: str | None = None,
+            exclude: Exclude | None = None, mode: Mode = "hybrid") -> Answer:
+        """Answer from the corpus with verified citations, or abstain; QuestionError on bad input."""
+        started = time.perf_counter()
+        question = validate_question(question)
+        if not 1 <= k <= 50:
+            raise QuestionError("k must be between 1 and 50")
+        retriever = self.retriever if mode == "hybrid" else self.retriever.with_mode(mode)
+        passages = retriever.retrieve(question, k, exclude)
+        scored = self.evidence.score(question, self.encoder.encode_query(question), passages)
+        signals = features(question, passages, scored, self.evidence)
+        probability = self.abstention.probability(signals)
+        details = {"answerable_probability": round(probability, 4), "features": signals,
+                   "generator": generator or self.default_generator, "mode": mode}
+        if not passages or probability < self.abstention.threshold:
+            return self._abstention(question, passages, details, started)
+        draft = self.generator(generator or self.default_generator).generate(question, passages)
+        text, citations = cite(draft, passages, self.texts)
+        details["warnings"] = list(draft.warnings)
+        if draft.abstained or not citations:
+            return self._abstention(question, passages, details, started)
+        details["seconds"] = time.perf_counter() - started
+        return Answer(question, text, False, tuple(citations), tuple(passages), details=details)
+
+    def _abstention(self, question: str, passages: Sequence[Passage], details: dict, started: float) -> Answer:
+        details["seconds"] = time.perf_counter() - started
+        return Answer(question, NOT_COVERED, True, (), tuple(passages), details=details)
+
+
+def load(config: Config | None = None, *, rebuild: bool = False, progress: Progress | None = None,
+         generator: str = "extractive") -> QA:
+    """The default corpus and index, ready to ask; builds the index when missing or stale."""
+    config = config or Config()
+    encoder = shared_embedder(config.model)
+    index = open_index(config, encoder, rebuild=rebuild, progress=progress)
+    corpus = load_corpus(config.corpus_dir)
+    return QA(config, index, encoder, corpus.texts, generator)

@@ -1,0 +1,77 @@
+"""Hybrid retrieval: FAISS dense search and BM25 lexical search fused by reciprocal rank fusion."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal, Protocol
+
+import bm25s
+import numpy as np
+
+from .config import Config
+from .index import Index
+from .text import tokens
+from .types import Chunk, Passage
+
+Mode = Literal["hybrid", "dense", "lexical"]
+MODES: tuple[Mode, ...] = ("hybrid", "dense", "lexical")
+Exclude = Callable[[Chunk], bool]
+
+
+class QueryEncoder(Protocol):
+    def encode_query(self, text: str) -> np.ndarray:
+        """The unit-length vector of one question."""
+
+
+class Retriever(Protocol):
+    def retrieve(self, question: str, k: int, exclude: Exclude | None = None) -> list[Passage]:
+        """The ``k`` best passages for ``question``, best first."""
+
+
+class HybridRetriever:
+    """Dense and lexical rankings over the same chunks, fused with weighted reciprocal ranks."""
+
+    def __init__(self, index: Index, encoder: QueryEncoder, config: Config, mode: Mode = "hybrid"):
+        if mode not in MODES:
+            raise ValueError(f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
+        self.index, self.encoder, self.config, self.mode = index, encoder, config, mode
+        self._bm25 = bm25s.BM25()
+        self._bm25.index([tokens(c.embed_text) or [""] for c in index.chunks], show_progress=False)
+        self._vectors = (index.dense.reconstruct_n(0, index.dense.ntotal) if index.dense.ntotal
+                         else np.zeros((0, index.dense.d), dtype=np.float32))
+
+    def with_mode(self, mode: Mode) -> "HybridRetriever":
+        other = object.__new__(HybridRetriever)
+        other.__dict__.update(self.__dict__, mode=mode)
+        return other
+
+    def _allowed(self, exclude: Exclude | None) -> np.ndarray:
+        return np.array([not exclude(c) for c in self.index.chunks], dtype=bool) if exclude \
+            else np.ones(len(self.index.chunks), dtype=bool)
+
+    def _dense_ranking(self, query: np.ndarray, allowed: np.ndarray, depth: int) -> list[int]:
+        wanted = min(self.index.dense.ntotal, depth + int((~allowed).sum()))
+        _, ids = self.index.dense.search(query[None, :], wanted)
+        return [int(i) for i in ids[0] if i >= 0 and allowed[i]][:depth]
+
+    def _lexical_scores(self, question: str) -> np.ndarray:
+        terms = [t for t in tokens(question) if t in self._bm25.vocab_dict]
+        return self._bm25.get_scores(terms) if terms else np.zeros(len(self.index.chunks))
+
+    def retrieve(self, question: str, k: int, exclude: Exclude | None = None) -> list[Passage]:
+        if not self.index.chunks or k < 1:
+            return []
+        allowed = self._allowed(exclude)
+        depth = max(self.config.candidates, k)
+        query = self.encoder.encode_query(question)
+        lexical = self._lexical_scores(question)
+        fused: dict[int, float] = {}
+        if self.mode != "lexical":
+            for rank, i in enumerate(self._dense_ranking(query, allowed, depth)):
+                fused[i] = fused.get(i, 0.0) + self.config.dense_weight / (self.config.rrf_k + rank + 1)
+        if self.mode != "dense":
+            order = [int(i) for i in np.argsort(-lexical, kind="stable") if lexical[i] > 0 and allowed[i]]
+            for rank, i in enumerate(order[:depth]):
+                fused[i] = fused.get(i, 0.0) + self.config.lexical_weight / (self.config.rrf_k + rank + 1)
+        best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
+        return [Passage(self.index.chunks[i], fused[i], float(self._vectors[i] @ query), float(lexical[i]))
+                for i in best]

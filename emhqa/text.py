@@ -1,0 +1,84 @@
+"""Text helpers shared by the stages: line and sentence spans, tokens for lexical matching."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+
+from .types import Span
+
+_BULLET = re.compile(r"^[\s\u2022\u25cf\u25aa*\-–]*(?:\d+\.\s+)?")
+# A sentence ends at . ! ? followed by space and an upper-case letter, digit or opening bracket,
+# unless the full stop belongs to a common abbreviation.
+_SENTENCE_END = re.compile(r"[.!?](?=\s+[\"'(\[A-Z0-9])")
+_ABBREVIATIONS = ("fig", "figs", "e.g", "i.e", "al", "vs", "dr", "no", "ref", "approx", "ed")
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+STOPWORDS = frozenset("""
+a an and are as at be been being but by can could did do does doing for from had has have how i
+if in into is it its itself may might me my of on or our should so some such than that the their
+them then there these they this those to too was we were what when where which while who whom why
+will with would you your yours about also any each other only own same very s t just over under
+""".split())
+
+
+def lines(text: str, start: int = 0, end: int | None = None) -> Iterator[Span]:
+    """Every line of ``text[start:end]`` with its offsets, line breaks excluded."""
+    end = len(text) if end is None else end
+    for match in re.finditer(r"[^\n]*", text[start:end]):
+        if match.start() == match.end() and match.start() > 0 and text[start + match.start() - 1] != "\n":
+            continue
+        yield Span(start + match.start(), start + match.end(), match.group())
+
+
+def strip_span(text: str, span: Span) -> Span | None:
+    """The span without bullet markers and surrounding white space; None when nothing is left."""
+    raw = text[span.start:span.end]
+    lead = _BULLET.match(raw).end() if _BULLET.match(raw) else 0
+    body = raw[lead:]
+    stripped = body.strip()
+    if not stripped:
+        return None
+    start = span.start + lead + (len(body) - len(body.lstrip()))
+    return Span(start, start + len(stripped), stripped)
+
+
+def sentences(text: str, span: Span) -> list[Span]:
+    """Split one line (already stripped) into sentence spans; a line is never merged with another."""
+    piece = text[span.start:span.end]
+    out, begin = [], 0
+    for match in _SENTENCE_END.finditer(piece):
+        words = piece[begin:match.start()].split()
+        if words and words[-1].lower().strip("([\"'").rstrip(".") in _ABBREVIATIONS:
+            continue
+        if words and len(words[-1]) == 1 and words[-1].isupper():  # initials such as "G."
+            continue
+        out.append(Span(span.start + begin, span.start + match.end(), piece[begin:match.end()]))
+        begin = match.end() + (len(piece[match.end():]) - len(piece[match.end():].lstrip()))
+    if begin < len(piece):
+        out.append(Span(span.start + begin, span.end, piece[begin:]))
+    return out
+
+
+def clean_question(question: str) -> str:
+    """Drop control characters and fold white space (the question itself is never quoted)."""
+    return " ".join(_CONTROL.sub(" ", question).split())
+
+
+def normalize_token(token: str) -> str:
+    """Lower case, British to American spelling of the blood words, light plural folding."""
+    token = unicodedata.normalize("NFKC", token).lower()
+    token = token.replace("haem", "hem").replace("anaem", "anem").replace("oesoph", "esoph")
+    if len(token) > 5 and token.endswith("sses"):
+        token = token[:-2]
+    elif len(token) > 4 and token.endswith("ies"):
+        token = token[:-3] + "y"
+    elif len(token) > 3 and token.endswith("s") and not token.endswith(("ss", "is", "us")):
+        token = token[:-1]
+    return token
+
+
+def tokens(text: str) -> list[str]:
+    """Content tokens for lexical matching: normalized words and codes (T1, EMH), no stop words."""
+    return [t for t in (normalize_token(m) for m in _TOKEN.findall(text)) if t not in STOPWORDS]

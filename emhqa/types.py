@@ -1,0 +1,102 @@
+"""The frozen records that flow through the pipeline: sections, chunks, passages, citations, answers."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Span:
+    """A verbatim piece of a corpus file: ``text == file_text[start:end]``."""
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled part of one corpus file, already split into sentence spans (junk left out)."""
+
+    source: str
+    title: str
+    sentences: tuple[Span, ...]
+
+    @property
+    def start(self) -> int:
+        return self.sentences[0].start
+
+    @property
+    def end(self) -> int:
+        return self.sentences[-1].end
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive sentences of one section; ``text`` is the file span ``[start, end)``."""
+
+    id: int
+    source: str
+    section: str
+    start: int
+    end: int
+    text: str
+    sentences: tuple[Span, ...]
+
+    @property
+    def embed_text(self) -> str:
+        """What the embedder and BM25 see: the section title gives the chunk its context."""
+        return f"{self.section}: {self.text}"
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A chunk retrieved for a question, with its fused score and the signals behind it."""
+
+    chunk: Chunk
+    score: float
+    dense_score: float
+    lexical_score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.chunk.source, "section": self.chunk.section,
+                "text": self.chunk.text, "score": round(self.score, 6)}
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One numbered source of an answer; ``quote == file_text[start:end]`` of ``source``."""
+
+    marker: int
+    source: str
+    section: str
+    quote: str
+    start: int
+    end: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+NOT_MEDICAL_ADVICE = ("For information only, not medical advice: decisions about a patient "
+                      "belong to a qualified clinician.")
+NOT_COVERED = "The sources in this corpus do not cover this question, so I cannot answer it."
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What ``ask()`` returns; every answer, abstentions too, carries the notice."""
+
+    question: str
+    text: str
+    abstained: bool
+    citations: tuple[Citation, ...] = ()
+    passages: tuple[Passage, ...] = ()
+    notice: str = NOT_MEDICAL_ADVICE
+    details: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"question": self.question, "answer": self.text, "abstained": self.abstained,
+                "notice": self.notice,
+                "citations": [c.to_dict() for c in self.citations],
+                "passages": [p.to_dict() for p in self.passages]}
