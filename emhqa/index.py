@@ -31,6 +31,8 @@ from .types import Chunk, Span
 log = logging.getLogger(__name__)
 
 FORMAT = 1
+# The code that decides what goes into an index: a change to any of these files makes it stale.
+_BUILD_CODE = ("parsers.py", "chunking.py", "text.py", "corpus.py", "index.py")
 CURRENT = "CURRENT"
 FILES = ("chunks.jsonl", "dense.faiss", "sentences.npy")
 Progress = Callable[[str], None]
@@ -52,6 +54,11 @@ class Index:
     @property
     def titles(self) -> dict[str, str]:
         return {d["source"]: d["title"] for d in self.manifest["documents"]}
+
+
+def code_fingerprint() -> str:
+    here = Path(__file__).parent
+    return sha256(b"".join((here / name).read_bytes() for name in _BUILD_CODE))
 
 
 def _versions() -> dict[str, str]:
@@ -123,6 +130,7 @@ def _manifest(config: Config, embedder: Embedder, corpus: Corpus, chunks: list[C
         "model_id": embedder.model_id,
         "dimension": embedder.dimension,
         "chunking": {"max_chunk_chars": config.max_chunk_chars},
+        "code": code_fingerprint(),
         "corpus": corpus.hashes,
         "skipped": corpus.skipped,
         "documents": [{"source": d.source, "title": d.title, "kind": d.kind, "publisher": d.publisher}
@@ -183,6 +191,8 @@ def stale_reason(manifest: dict, config: Config, model_id: str) -> str | None:
         return f"it was built with model {manifest.get('model_id')!r}, not {model_id!r}"
     if manifest.get("chunking") != {"max_chunk_chars": config.max_chunk_chars}:
         return "the chunking settings changed"
+    if manifest.get("code") != code_fingerprint():
+        return "emhqa's parsing or chunking code changed"
     current = corpus_hashes(config.corpus_dir)
     built = manifest.get("corpus", {})
     changed = sorted(name for name in set(current) | set(built) if current.get(name) != built.get(name))

@@ -175,25 +175,22 @@ def _without_repeats(spans: list[Span], min_run: int = 5) -> list[Span]:
 
 
 def parse_outline(text: str, source: str) -> list[Section]:
-    """Reference-book outline: upper-case headings, Title Case sub-headings, one line per fact."""
+    """Reference-book outline: one section per upper-case heading (its Title Case sub-headings are
+    labels inside it), and the reference list on its own; one line per fact."""
     spans = _without_repeats([s for s in _content_lines(text) if s is not None])
-    sections, top, sub, body = [], None, None, []
+    sections, title, body = [], None, []
 
     def close() -> None:
-        if sub is not None and body:
-            title = sub if top is None or "reference" in sub.lower() else f"{top.capitalize()}: {sub}"
+        if title is not None and body:
             sections.append(_section(text, source, title, body, split=False))
 
     for span in spans:
-        if _is_outline_heading(span.text):
+        if not _is_outline_heading(span.text):
+            if title is not None:
+                body.append(span)
+        elif span.text.isupper() or "reference" in span.text.lower():
             close()
-            body = []
-            if span.text.isupper():
-                top, sub = span.text, span.text.capitalize()
-            else:
-                sub = span.text
-        elif top is not None:
-            body.append(span)
+            title, body = span.text.capitalize() if span.text.isupper() else span.text, []
     close()
     return [s for s in sections if s]
 

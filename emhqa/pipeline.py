@@ -98,14 +98,15 @@ class QA:
             raise QuestionError("k must be between 1 and 50")
         retriever = self.retriever if mode == "hybrid" else self.retriever.with_mode(mode)
         passages = retriever.retrieve(question, k, exclude)
-        scored = self.evidence.score(question, self.encoder.encode_query(question), passages)
-        signals = features(question, passages, scored, self.evidence)
+        query = self.retriever.expand(question)
+        scored = self.evidence.score(query, self.encoder.encode_query(query), passages)
+        signals = features(query, passages, scored, self.evidence)
         probability = self.abstention.probability(signals)
         details = {"answerable_probability": round(probability, 4), "features": signals,
                    "generator": generator or self.default_generator, "mode": mode}
         if not passages or probability < self.abstention.threshold:
             return self._abstention(question, passages, details, started)
-        draft = self.generator(generator or self.default_generator).generate(question, passages)
+        draft = self.generator(generator or self.default_generator).generate(query, passages)
         text, citations = cite(draft, passages, self.texts)
         details["warnings"] = list(draft.warnings)
         if draft.abstained or not citations:

@@ -9,7 +9,7 @@ import numpy as np
 
 from .config import Config
 from .index import Index
-from .text import tokens
+from .text import expand_abbreviations, find_abbreviations, tokens
 from .types import Chunk, Passage
 
 Mode = Literal["hybrid", "dense", "lexical"]
@@ -36,6 +36,10 @@ class HybridRetriever:
         self.index, self.encoder, self.config, self.mode = index, encoder, config, mode
         self._bm25 = bm25s.BM25()
         self._bm25.index([tokens(c.embed_text) or [""] for c in index.chunks], show_progress=False)
+        self.abbreviations: dict[str, str] = {}
+        for chunk in index.chunks:
+            for short, long_form in find_abbreviations(chunk.text).items():
+                self.abbreviations.setdefault(short, long_form)
         self._vectors = (index.dense.reconstruct_n(0, index.dense.ntotal) if index.dense.ntotal
                          else np.zeros((0, index.dense.d), dtype=np.float32))
 
@@ -44,11 +48,16 @@ class HybridRetriever:
         other.__dict__.update(self.__dict__, mode=mode)
         return other
 
+    def expand(self, question: str) -> str:
+        """The question with the long forms of corpus-defined abbreviations (EMH) appended."""
+        return expand_abbreviations(question, self.abbreviations)
+
     def _allowed(self, exclude: Exclude | None) -> np.ndarray:
         return np.array([not exclude(c) for c in self.index.chunks], dtype=bool) if exclude \
             else np.ones(len(self.index.chunks), dtype=bool)
 
     def _dense_ranking(self, query: np.ndarray, allowed: np.ndarray, depth: int) -> list[int]:
+        """FAISS inner-product search, deep enough to still fill ``depth`` after exclusions."""
         wanted = min(self.index.dense.ntotal, depth + int((~allowed).sum()))
         _, ids = self.index.dense.search(query[None, :], wanted)
         return [int(i) for i in ids[0] if i >= 0 and allowed[i]][:depth]
@@ -62,6 +71,7 @@ class HybridRetriever:
             return []
         allowed = self._allowed(exclude)
         depth = max(self.config.candidates, k)
+        question = self.expand(question)
         query = self.encoder.encode_query(question)
         lexical = self._lexical_scores(question)
         fused: dict[int, float] = {}

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from collections.abc import Iterator
+
+import Stemmer
 
 from .types import Span
 
@@ -66,19 +69,43 @@ def clean_question(question: str) -> str:
     return " ".join(_CONTROL.sub(" ", question).split())
 
 
+_STEMMER = Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=65536)
 def normalize_token(token: str) -> str:
-    """Lower case, British to American spelling of the blood words, light plural folding."""
+    """Lower case, British to American spelling of the blood words, Snowball stem."""
     token = unicodedata.normalize("NFKC", token).lower()
     token = token.replace("haem", "hem").replace("anaem", "anem").replace("oesoph", "esoph")
-    if len(token) > 5 and token.endswith("sses"):
-        token = token[:-2]
-    elif len(token) > 4 and token.endswith("ies"):
-        token = token[:-3] + "y"
-    elif len(token) > 3 and token.endswith("s") and not token.endswith(("ss", "is", "us")):
-        token = token[:-1]
-    return token
+    return _STEMMER.stemWord(token)
 
 
 def tokens(text: str) -> list[str]:
     """Content tokens for lexical matching: normalized words and codes (T1, EMH), no stop words."""
     return [t for t in (normalize_token(m) for m in _TOKEN.findall(text)) if t not in STOPWORDS]
+
+
+_DEFINED = re.compile(r"((?:[A-Za-z][\w-]*\s+){1,6})\(([A-Z][A-Z0-9]{1,7})\)")
+
+
+def find_abbreviations(text: str) -> dict[str, str]:
+    """Abbreviations the text defines as 'Long form (ABBR)', keyed by the lower-case abbreviation."""
+    found: dict[str, str] = {}
+    for match in _DEFINED.finditer(text):
+        words, abbreviation = match.group(1).split(), match.group(2)
+        for size in range(1, len(words) + 1):
+            candidate = words[-size:]
+            if candidate[0][0].upper() == abbreviation[0] and size <= len(abbreviation):
+                found.setdefault(abbreviation.lower(), " ".join(candidate))
+                break
+    return found
+
+
+def expand_abbreviations(question: str, abbreviations: dict[str, str]) -> str:
+    """The question with the long forms of the corpus-defined abbreviations it uses appended."""
+    used = []
+    for word in _TOKEN.findall(question):
+        long_form = abbreviations.get(word.lower())
+        if long_form and long_form.lower() not in question.lower() and long_form not in used:
+            used.append(long_form)
+    return f"{question} ({'; '.join(used)})" if used else question
