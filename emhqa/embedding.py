@@ -40,6 +40,8 @@ class SentenceTransformerEmbedder:
     def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         from sentence_transformers import SentenceTransformer
 
         location, self.model_id = resolve_model(model)

@@ -98,15 +98,16 @@ class QA:
             raise QuestionError("k must be between 1 and 50")
         retriever = self.retriever if mode == "hybrid" else self.retriever.with_mode(mode)
         passages = retriever.retrieve(question, k, exclude)
-        query = self.retriever.expand(question)
-        scored = self.evidence.score(query, self.encoder.encode_query(query), passages)
-        signals = features(query, passages, scored, self.evidence)
+        # Sentences are scored against the question as asked: the expanded abbreviations would
+        # make every sentence that merely names the topic look relevant.
+        scored = self.evidence.score(question, self.encoder.encode_query(question), passages)
+        signals = features(question, passages, scored, self.evidence)
         probability = self.abstention.probability(signals)
         details = {"answerable_probability": round(probability, 4), "features": signals,
                    "generator": generator or self.default_generator, "mode": mode}
         if not passages or probability < self.abstention.threshold:
             return self._abstention(question, passages, details, started)
-        draft = self.generator(generator or self.default_generator).generate(query, passages)
+        draft = self.generator(generator or self.default_generator).generate(question, passages)
         text, citations = cite(draft, passages, self.texts)
         details["warnings"] = list(draft.warnings)
         if draft.abstained or not citations:

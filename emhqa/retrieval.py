@@ -1,6 +1,7 @@
 """Hybrid retrieval: FAISS dense search and BM25 lexical search fused by reciprocal rank fusion."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Literal, Protocol
 
@@ -11,6 +12,8 @@ from .config import Config
 from .index import Index
 from .text import expand_abbreviations, find_abbreviations, tokens
 from .types import Chunk, Passage
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 Mode = Literal["hybrid", "dense", "lexical"]
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "lexical")

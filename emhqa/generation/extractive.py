@@ -21,6 +21,12 @@ class ExtractiveGenerator(Generator):
         self.max_sentences = max_sentences
         self.same_passage_margin, self.other_passage_margin = same_passage_margin, other_passage_margin
 
+    @staticmethod
+    def quotable(sentence: ScoredSentence, passages: Sequence[Passage]) -> bool:
+        """A label such as 'Extramedullary hematopoiesis (EMH)' says nothing on its own: a quote needs
+        four words, unless it is all its passage holds (a final diagnosis)."""
+        return len(sentence.sentence.text.split()) >= 4 or len(passages[sentence.passage].chunk.sentences) == 1
+
     def select(self, scored: list[ScoredSentence]) -> list[ScoredSentence]:
         if not scored:
             return []
@@ -35,7 +41,8 @@ class ExtractiveGenerator(Generator):
 
     def generate(self, question: str, passages: Sequence[Passage]) -> Draft:
         query: np.ndarray = self.encoder.encode_query(question)
-        chosen = self.select(self.evidence.score(question, query, passages))
+        scored = self.evidence.score(question, query, passages)
+        chosen = self.select([s for s in scored if self.quotable(s, passages)])
         if not chosen:
             return self.abstain("no sentence to quote")
         return Draft(tuple(Claim(" ".join(s.sentence.text.split()), s.passage, s.sentence) for s in chosen))

@@ -1,0 +1,118 @@
+"""The ``emhqa`` command: index, ask, eval, tune. Heavy imports happen only inside commands."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+EXIT_ERROR, EXIT_USAGE = 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="emhqa", description="Cited answers about extramedullary "
+                                     "hematopoiesis from a curated corpus (offline).")
+    commands = parser.add_subparsers(dest="command", required=True)
+    index = commands.add_parser("index", help="build the index (only when missing or stale)")
+    index.add_argument("--rebuild", action="store_true", help="rebuild even when up to date")
+    ask = commands.add_parser("ask", help="answer one question with its sources")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.add_argument("-k", type=int, default=5, help="passages to retrieve (1-50, default 5)")
+    ask.add_argument("--generator", default="extractive", help="answer generator (default: extractive)")
+    evaluate = commands.add_parser("eval", help="score the system against the FAQ and dev questions")
+    evaluate.add_argument("--regime", choices=["lookup", "loo", "dev", "unanswerable", "all"], default="all")
+    evaluate.add_argument("--generator", default="extractive")
+    evaluate.add_argument("--split", choices=["tune", "report", "all"], default="all",
+                          help="which half of the dev set to use (default: all)")
+    evaluate.add_argument("--json", type=Path, metavar="PATH", help="write the full report as JSON")
+    evaluate.add_argument("--markdown", type=Path, metavar="PATH", help="write the report as Markdown")
+    commands.add_parser("tune", help="refit abstention on the tuning half of eval/dev.jsonl")
+    return parser
+
+
+def _render(answer, titles: dict[str, str]) -> str:
+    lines = [answer.text, ""]
+    if answer.citations:
+        lines.append("Sources:")
+        lines += [f"[{c.marker}] {titles.get(c.source, c.source)} — {c.section}: \"{' '.join(c.quote.split())}\""
+                  for c in answer.citations]
+        lines.append("")
+    lines.append(answer.notice)
+    return "\n".join(lines)
+
+
+def _ask(args) -> int:
+    from .pipeline import load, validate_question
+
+    validate_question(args.question)  # refuse bad input before loading the model
+    qa = load(generator=args.generator)
+    answer = qa.ask(args.question, k=args.k)
+    print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2) if args.json
+          else _render(answer, qa.index.titles))
+    return 0
+
+
+def _index(args) -> int:
+    from .embedding import shared_embedder
+    from .config import Config
+    from .index import open_index
+
+    config = Config()
+    index = open_index(config, shared_embedder(config.model), rebuild=args.rebuild,
+                       progress=lambda message: print(message, file=sys.stderr))
+    counts = index.manifest["counts"]
+    print(f"index ready in {config.index_dir}: {counts['chunks']} chunks, {counts['sentences']} sentences "
+          f"from {counts['documents']} documents (built {index.manifest['built_at']})")
+    for name, reason in index.manifest["skipped"].items():
+        print(f"skipped {name}: {reason}")
+    return 0
+
+
+def _eval(args) -> int:
+    from .evaluation import REGIMES, evaluate, to_markdown, to_table
+    from .pipeline import load
+
+    qa = load()
+    regimes = REGIMES if args.regime == "all" else (args.regime,)
+    report = evaluate(qa, regimes, generator=args.generator, split=None if args.split == "all" else args.split,
+                      show_progress=sys.stderr.isatty())
+    print(to_table(report))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    if args.markdown:
+        args.markdown.write_text(to_markdown(report), encoding="utf-8")
+    return 0
+
+
+def _tune(args) -> int:
+    from .abstention import WEIGHTS_FILE
+    from .evaluation import tune_abstention
+    from .pipeline import load
+
+    summary = tune_abstention(load(), save_to=WEIGHTS_FILE)
+    print(json.dumps(summary, indent=2))
+    print(f"saved {WEIGHTS_FILE}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="emhqa: %(message)s")
+    from .errors import EmhqaError, QuestionError
+
+    try:
+        return {"ask": _ask, "index": _index, "eval": _eval, "tune": _tune}[args.command](args)
+    except BrokenPipeError:  # output piped into `head` and closed early
+        return 0
+    except QuestionError as exc:
+        print(f"emhqa: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except EmhqaError as exc:
+        print(f"emhqa: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+import json
+import logging
+
+import numpy as np
+import pytest
+
+from emhqa.config import Config
+from emhqa.errors import IndexDamagedError
+from emhqa.index import FILES, build_index, current_build, load_index, open_index
+
+
+@pytest.fixture
+def config(tmp_path, corpus_copy):
+    return Config(corpus_dir=corpus_copy, index_dir=tmp_path / "index")
+
+
+def test_round_trip_keeps_chunks_vectors_and_build_metadata(config, embedder):
+    build = build_index(config, embedder)
+    index = load_index(build)
+    manifest = json.loads((build / "manifest.json").read_text())
+    assert index.dense.ntotal == len(index.chunks) == manifest["counts"]["chunks"] > 20
+    assert manifest["model_id"].startswith("sentence-transformers/all-MiniLM-L6-v2")
+    assert manifest["dimension"] == 384 and set(manifest["files"]) == set(FILES)
+    assert set(manifest["corpus"]) >= {"manifest.json", "001_717d4dda9e782864.txt"}
+    assert {"faiss-cpu", "sentence-transformers"} <= set(manifest["versions"])
+    vectors = index.dense.reconstruct_n(0, index.dense.ntotal)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert not list(config.index_dir.glob("*.tmp"))
+
+
+def test_missing_index_is_built_on_first_open(config, embedder):
+    assert current_build(config.index_dir) is None
+    assert len(open_index(config, embedder).chunks) > 20
+
+
+def test_changed_corpus_is_detected_and_rebuilt_with_a_message(config, embedder, caplog):
+    first = build_index(config, embedder)
+    target = config.corpus_dir / "004_4a7d70616bb311fd.txt"
+    target.write_bytes(target.read_bytes() + b"\n\nAn added sentence about rib expansion in adults.")
+    with caplog.at_level(logging.WARNING):
+        index = open_index(config, embedder)
+    assert "stale" in caplog.text and "004_4a7d70616bb311fd.txt" in caplog.text
+    assert current_build(config.index_dir) != first
+    assert any("An added sentence" in c.text for c in index.chunks)
+
+
+def test_index_of_another_model_is_stale(config, embedder, caplog):
+    build = build_index(config, embedder)
+    manifest = json.loads((build / "manifest.json").read_text())
+    manifest["model_id"] = "some-other-model"
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    with caplog.at_level(logging.WARNING):
+        open_index(config, embedder)
+    assert "some-other-model" in caplog.text
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_damaged_or_missing_files_raise_an_error_naming_the_rebuild(config, embedder, name):
+    build = build_index(config, embedder)
+    data = (build / name).read_bytes()
+    (build / name).write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexDamagedError, match="emhqa index --rebuild"):
+        open_index(config, embedder)
+    (build / name).unlink()
+    with pytest.raises(IndexDamagedError, match="missing"):
+        open_index(config, embedder)
+    assert len(open_index(config, embedder, rebuild=True).chunks) > 20
+
+
+def test_unreadable_manifest_is_reported_as_damage(config, embedder):
+    build = build_index(config, embedder)
+    (build / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexDamagedError, match="emhqa index --rebuild"):
+        open_index(config, embedder)
+
+
+def test_a_failed_build_leaves_the_previous_index_loadable(config, embedder, monkeypatch):
+    good = build_index(config, embedder)
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("emhqa.index.faiss.write_index", explode)
+    with pytest.raises(RuntimeError):
+        build_index(config, embedder)
+    assert current_build(config.index_dir) == good
+    assert len(load_index(good).chunks) > 20
