@@ -11,7 +11,7 @@ def test_chat_answers_with_sources_quoted_from_the_corpus(built_config, monkeypa
     assert not app.exception
     shown = [t.value for t in app.text]
     assert any("calcif" in value for value in shown)
-    quotes = shown[1:]
+    quotes = shown[2:]  # the question, the answer, then one quote per source
     corpus = "".join(p.read_text(encoding="utf-8") for p in built_config.corpus_dir.glob("*.txt"))
     assert quotes and all(q in corpus for q in quotes)
     assert len(app.session_state["history"]) == 1
