@@ -6,4 +6,4 @@ python3 -m venv .venv
 . .venv/bin/activate
 pip install --quiet torch==2.13.0
 pip install --quiet -e .
-exec streamlit run app.py "$@"
+exec streamlit run app.py --server.headless true "$@"
