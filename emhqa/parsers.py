@@ -32,10 +32,10 @@ class FaqEntry:
 Paragraph = list[Span]  # consecutive non-blank lines, each stripped of bullets and white space
 
 
-def _content_lines(text: str) -> list[Span | None]:
-    """Every line stripped, with None for blank lines and for junk lines."""
+def _content_lines(text: str, start: int = 0, end: int | None = None) -> list[Span | None]:
+    """Every line of ``text[start:end]`` stripped, with None for blank lines and for junk lines."""
     out: list[Span | None] = []
-    for line in lines(text):
+    for line in lines(text, start, end):
         span = strip_span(text, line)
         out.append(None if span is None or _JUNK.search(span.text) else span)
     return out
@@ -103,8 +103,7 @@ def parse_faq(text: str, source: str) -> list[Section]:
     sections = []
     for entry in faq_entries(text):
         if entry.answer is not None:
-            lines_in_answer = [s for s in _content_lines(text[:entry.answer.end])
-                               if s is not None and s.start >= entry.answer.start]
+            lines_in_answer = [s for s in _content_lines(text, entry.answer.start, entry.answer.end) if s]
             sections.append(_section(text, source, entry.question.text, lines_in_answer))
     return [s for s in sections if s]
 
