@@ -9,7 +9,7 @@ from .abstention import AbstentionModel, features
 from .config import MAX_QUESTION_CHARS, Config
 from .corpus import load_corpus
 from .embedding import shared_embedder
-from .errors import QuestionError
+from .errors import EmhqaError, GeneratorError, QuestionError
 from .evidence import Evidence
 from .generation import Draft, Generator, available, make_generator
 from .index import Index, Progress, open_index
@@ -107,13 +107,40 @@ class QA:
                    "generator": generator or self.default_generator, "mode": mode}
         if not passages or probability < self.abstention.threshold:
             return self._abstention(question, passages, details, started)
-        draft = self.generator(generator or self.default_generator).generate(question, passages)
+        draft = self._generate(generator or self.default_generator, question, passages)
         text, citations = cite(draft, passages, self.texts)
         details["warnings"] = list(draft.warnings)
         if draft.abstained or not citations:
             return self._abstention(question, passages, details, started)
         details["seconds"] = time.perf_counter() - started
         return Answer(question, text, False, tuple(citations), tuple(passages), details=details)
+
+    def _generate(self, name: str, question: str, passages: Sequence[Passage]) -> Draft:
+        generator = self.generator(name)
+        try:
+            return generator.generate(question, passages)
+        except EmhqaError:
+            raise
+        except Exception as exc:  # a third-party generator's bug must not take the caller down
+            log.exception("generator %s failed", name)
+            raise GeneratorError(f"the {name!r} generator failed ({type(exc).__name__}: {exc}); "
+                                 "try another generator") from exc
+
+    def section_context(self, citation: Citation) -> tuple[str, str, str]:
+        """The cited section's file text as (before the quote, the quote, after it)."""
+        chunks = [c for c in self.index.chunks if c.source == citation.source and c.section == citation.section]
+        text = self.texts[citation.source]
+        start = min([c.start for c in chunks] + [citation.start])
+        end = max([c.end for c in chunks] + [citation.end])
+        return text[start:citation.start], text[citation.start:citation.end], text[citation.end:end]
+
+    def build_info(self) -> dict:
+        """What the loaded index was built from, for display."""
+        manifest = self.index.manifest
+        return {"documents": [d["title"] for d in manifest["documents"]],
+                "chunks": manifest["counts"]["chunks"], "model": manifest["model_id"],
+                "built_at": manifest["built_at"],
+                "skipped": manifest.get("skipped", {})}
 
     def _abstention(self, question: str, passages: Sequence[Passage], details: dict, started: float) -> Answer:
         details["seconds"] = time.perf_counter() - started

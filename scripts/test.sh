@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# Install emhqa with its test dependencies into .venv (CPU torch first), then run the whole suite.
+# Install emhqa with its test dependencies into .venv (CPU torch first) and Debian's chromium for the
+# browser test when it is missing, then run the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if ! command -v chromium >/dev/null && command -v apt-get >/dev/null; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
 python3 -m venv .venv
 . .venv/bin/activate
 pip install --quiet --upgrade pip 2>/dev/null || true
