@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from .config import Config
-from .errors import CorpusError, EmhqaError, GeneratorError, IndexDamagedError, QuestionError
+from .errors import ConfigError, CorpusError, EmhqaError, GeneratorError, IndexDamagedError, QuestionError
 from .types import Answer, Chunk, Citation, Passage, Section
 
 __version__ = "0.1.0"
@@ -20,5 +20,5 @@ def load(config: Config | None = None, **options):
     return _load(config, **options)
 
 
-__all__ = ["Answer", "Chunk", "Citation", "Config", "CorpusError", "EmhqaError", "GeneratorError",
+__all__ = ["Answer", "Chunk", "Citation", "Config", "ConfigError", "CorpusError", "EmhqaError", "GeneratorError",
            "IndexDamagedError", "Passage", "QuestionError", "Section", "load"]

@@ -20,10 +20,15 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.add_argument("-k", type=int, default=5, help="passages to retrieve (1-50, default 5)")
-    ask.add_argument("--generator", default="extractive", help="answer generator (default: extractive)")
+    ask.add_argument("--generator", default="extractive",
+                     help="extractive (default), llm, an entry-point name or package.module:factory")
+    ask.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
+                     help="show an LLM's draft on stderr as it arrives (default: when stderr is a terminal)")
+    _llm_options(ask)
     evaluate = commands.add_parser("eval", help="score the system against the FAQ and dev questions")
     evaluate.add_argument("--regime", choices=["lookup", "loo", "dev", "unanswerable", "all"], default="all")
     evaluate.add_argument("--generator", default="extractive")
+    _llm_options(evaluate)
     evaluate.add_argument("--split", choices=["tune", "report", "all"], default="all",
                           help="which half of the dev set to use (default: all)")
     evaluate.add_argument("--json", type=Path, metavar="PATH", help="write the full report as JSON")
@@ -32,8 +37,32 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _llm_options(command: argparse.ArgumentParser) -> None:
+    group = command.add_argument_group("llm generator (defaults from EMHQA_LLM_* variables; the API key "
+                                       "only from EMHQA_LLM_API_KEY or OPENAI_API_KEY)")
+    group.add_argument("--llm-provider", choices=["openai", "ollama"])
+    group.add_argument("--llm-model")
+    group.add_argument("--llm-base-url", help="e.g. http://localhost:8000/v1 (vLLM, llama.cpp, LM Studio)")
+    group.add_argument("--llm-temperature", type=float)
+    group.add_argument("--llm-timeout", type=float, help="seconds (default 30)")
+    group.add_argument("--llm-max-tokens", type=int)
+
+
+def _config(args):
+    from dataclasses import replace
+
+    from .config import Config
+
+    config = Config()
+    overrides = {name: getattr(args, f"llm_{name}") for name in
+                 ("provider", "model", "base_url", "temperature", "timeout", "max_tokens")
+                 if getattr(args, f"llm_{name}", None) is not None}
+    return config.with_(llm=replace(config.llm, **overrides)) if overrides else config
+
+
 def _render(answer, titles: dict[str, str]) -> str:
     lines = [answer.text, ""]
+    lines += [f"Note: {warning}" for warning in answer.details.get("warnings", ()) if warning]
     if answer.citations:
         lines.append("Sources:")
         lines += [f"[{c.marker}] {titles.get(c.source, c.source)} — {c.section}: \"{' '.join(c.quote.split())}\""
@@ -47,8 +76,14 @@ def _ask(args) -> int:
     from .pipeline import load, validate_question
 
     validate_question(args.question)  # refuse bad input before loading the model
-    qa = load(generator=args.generator)
-    answer = qa.ask(args.question, k=args.k)
+    qa = load(_config(args), generator=args.generator)
+    stream = sys.stderr.isatty() and not args.json if args.stream is None else args.stream
+    on_token = (lambda token: print(token, end="", file=sys.stderr, flush=True)) if stream else None
+    if on_token:
+        print("(draft, verified below)", file=sys.stderr)
+    answer = qa.ask(args.question, k=args.k, on_token=on_token)
+    if on_token:
+        print("\n", file=sys.stderr)
     print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2) if args.json
           else _render(answer, qa.index.titles))
     return 0
@@ -74,7 +109,7 @@ def _eval(args) -> int:
     from .evaluation import REGIMES, evaluate, to_markdown, to_table
     from .pipeline import load
 
-    qa = load()
+    qa = load(_config(args))
     regimes = REGIMES if args.regime == "all" else (args.regime,)
     report = evaluate(qa, regimes, generator=args.generator, split=None if args.split == "all" else args.split,
                       show_progress=sys.stderr.isatty())
@@ -100,13 +135,13 @@ def _tune(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="emhqa: %(message)s")
-    from .errors import EmhqaError, QuestionError
+    from .errors import ConfigError, EmhqaError, QuestionError
 
     try:
         return {"ask": _ask, "index": _index, "eval": _eval, "tune": _tune}[args.command](args)
     except BrokenPipeError:  # output piped into `head` and closed early
         return 0
-    except QuestionError as exc:
+    except (QuestionError, ConfigError) as exc:
         print(f"emhqa: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except EmhqaError as exc:

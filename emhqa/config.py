@@ -5,6 +5,8 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .errors import ConfigError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 MAX_QUESTION_CHARS = 2000
@@ -13,6 +15,44 @@ MAX_QUESTION_CHARS = 2000
 def _env_path(name: str, default: Path) -> Path:
     value = os.environ.get(name)
     return Path(value).expanduser() if value else default
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    try:
+        return float(value) if value else default
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a number") from None
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """How the ``llm`` generator reaches its chat model; ``EMHQA_LLM_*`` variables set the defaults.
+
+    ``provider`` is ``openai`` (any OpenAI-compatible endpoint: vLLM, llama.cpp server, LM Studio,
+    Ollama's ``/v1``, OpenAI) or ``ollama`` (Ollama's native API, needs ``langchain-ollama``).
+    The API key is read from ``EMHQA_LLM_API_KEY`` or ``OPENAI_API_KEY`` only, never from a flag.
+    """
+
+    provider: str = field(default_factory=lambda: os.environ.get("EMHQA_LLM_PROVIDER", "openai"))
+    model: str = field(default_factory=lambda: os.environ.get("EMHQA_LLM_MODEL", "gpt-4o-mini"))
+    base_url: str | None = field(default_factory=lambda: os.environ.get("EMHQA_LLM_BASE_URL") or None)
+    temperature: float = field(default_factory=lambda: _env_float("EMHQA_LLM_TEMPERATURE", 0.0))
+    timeout: float = field(default_factory=lambda: _env_float("EMHQA_LLM_TIMEOUT", 30.0))
+    max_tokens: int = field(default_factory=lambda: int(_env_float("EMHQA_LLM_MAX_TOKENS", 512)))
+
+    def __post_init__(self) -> None:
+        checks = {"provider": self.provider in ("openai", "ollama"), "model": bool(self.model.strip()),
+                  "temperature": 0 <= self.temperature <= 2, "timeout": self.timeout > 0,
+                  "max_tokens": self.max_tokens >= 16}
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ConfigError(f"invalid LLM setting(s): {', '.join(bad)}")
+
+    @property
+    def api_key(self) -> str:
+        # OpenAI-compatible local servers accept any key; the client library insists on one.
+        return os.environ.get("EMHQA_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY") or "not-needed"
 
 
 @dataclass(frozen=True)
@@ -30,6 +70,7 @@ class Config:
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     max_answer_sentences: int = 3
+    llm: LLMSettings = field(default_factory=LLMSettings)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))
@@ -40,7 +81,7 @@ class Config:
                   "model": bool(self.model.strip())}
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
-            raise ValueError(f"invalid Config setting(s): {', '.join(bad)}")
+            raise ConfigError(f"invalid Config setting(s): {', '.join(bad)}")
 
     def with_(self, **changes) -> "Config":
         return replace(self, **changes)

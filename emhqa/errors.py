@@ -10,6 +10,10 @@ class QuestionError(EmhqaError, ValueError):
     """The question cannot be asked as given (empty, or too long)."""
 
 
+class ConfigError(EmhqaError, ValueError):
+    """A setting (argument, environment variable or Config field) has an invalid value."""
+
+
 class CorpusError(EmhqaError):
     """The corpus folder or its manifest cannot be used."""
 

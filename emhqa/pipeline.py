@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .abstention import AbstentionModel, features
 from .config import MAX_QUESTION_CHARS, Config
@@ -46,6 +46,11 @@ def cite(draft: Draft, passages: Sequence[Passage], texts: dict[str, str]) -> tu
                     and texts.get(chunk.source, "")[span.start:span.end] == span.text)
         if not verified:
             parts.append(claim.text)
+            continue
+        repeated = next((c for c in citations if c.source == chunk.source and c.start <= span.start
+                         and span.end <= c.end), None)
+        if repeated:  # the same quote supports a second sentence: reuse its number
+            parts.append(f"{claim.text} [{repeated.marker}]")
             continue
         previous = citations[-1] if citations else None
         text = texts[chunk.source]
@@ -90,8 +95,12 @@ class QA:
         return EmhqaRetriever(retriever=self.retriever, k=k)
 
     def ask(self, question: str, k: int = 5, generator: str | None = None,
-            exclude: Exclude | None = None, mode: Mode = "hybrid") -> Answer:
-        """Answer from the corpus with verified citations, or abstain; QuestionError on bad input."""
+            exclude: Exclude | None = None, mode: Mode = "hybrid",
+            on_token: Callable[[str], None] | None = None) -> Answer:
+        """Answer from the corpus with verified citations, or abstain; QuestionError on bad input.
+
+        ``on_token`` receives the generator's raw text as it streams (an LLM's unverified draft:
+        show it as provisional and replace it with the returned answer)."""
         started = time.perf_counter()
         question = validate_question(question)
         if not 1 <= k <= 50:
@@ -107,18 +116,22 @@ class QA:
                    "generator": generator or self.default_generator, "mode": mode}
         if not passages or probability < self.abstention.threshold:
             return self._abstention(question, passages, details, started)
-        draft = self._generate(generator or self.default_generator, question, passages)
+        draft = self._generate(generator or self.default_generator, question, passages, on_token)
         text, citations = cite(draft, passages, self.texts)
         details["warnings"] = list(draft.warnings)
+        details["unsupported"] = list(draft.unsupported)
         if draft.abstained or not citations:
             return self._abstention(question, passages, details, started)
         details["seconds"] = time.perf_counter() - started
         return Answer(question, text, False, tuple(citations), tuple(passages), details=details)
 
-    def _generate(self, name: str, question: str, passages: Sequence[Passage]) -> Draft:
+    def _generate(self, name: str, question: str, passages: Sequence[Passage],
+                  on_token: Callable[[str], None] | None) -> Draft:
         generator = self.generator(name)
         try:
-            return generator.generate(question, passages)
+            if on_token is None:
+                return generator.generate(question, passages)
+            return generator.stream(question, passages, on_token)
         except EmhqaError:
             raise
         except Exception as exc:  # a third-party generator's bug must not take the caller down

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..types import Passage, Span
@@ -24,16 +24,22 @@ class Draft:
     claims: tuple[Claim, ...]
     abstained: bool = False
     warnings: tuple[str, ...] = ()
+    unsupported: tuple[str, ...] = ()  # generated sentences dropped because no passage supports them
 
 
 class Generator(ABC):
-    """Subclasses implement ``generate``; the pipeline numbers and verifies the citations."""
+    """Subclasses implement ``generate`` (and ``stream`` when they can); the pipeline numbers and
+    verifies the citations."""
 
     name: str = "generator"
 
     @abstractmethod
     def generate(self, question: str, passages: Sequence[Passage]) -> Draft:
         """Answer ``question`` from ``passages`` only, or abstain."""
+
+    def stream(self, question: str, passages: Sequence[Passage], on_token: Callable[[str], None]) -> Draft:
+        """Like ``generate``, calling ``on_token`` with text as it is produced (default: none)."""
+        return self.generate(question, passages)
 
     def abstain(self, reason: str = "") -> Draft:
         return Draft((), abstained=True, warnings=(reason,) if reason else ())
