@@ -7,6 +7,7 @@ import streamlit as st
 
 import emhqa
 from emhqa.errors import EmhqaError, QuestionError
+from emhqa.pipeline import validate_question
 from emhqa.render import escape_markdown, highlighted
 
 EXAMPLES = ("How is extramedullary hematopoiesis treated?", "Do EMH masses calcify?",
@@ -17,23 +18,23 @@ st.set_page_config(page_title="emhqa: extramedullary hematopoiesis Q&A")
 
 
 @st.cache_resource(show_spinner=False)
-def pipeline(corpus_dir: str, index_dir: str, _progress=None) -> "emhqa.pipeline.QA":
-    """One loaded pipeline per server and index folder, shared by every session."""
-    return emhqa.load(emhqa.Config(corpus_dir=corpus_dir, index_dir=index_dir), progress=_progress)
+def pipeline(key: str, _config: emhqa.Config, _progress=None) -> "emhqa.pipeline.QA":
+    """One loaded pipeline per server and configuration (``key`` is its repr), shared by every session."""
+    return emhqa.load(_config, progress=_progress)
 
 
 def load(config: emhqa.Config, rebuild: bool = False):
     """The cached pipeline; a first run (or a rebuild) shows its progress instead of a blank page."""
-    key = (str(config.corpus_dir), str(config.index_dir))
+    key = repr(config)
     if rebuild:
         pipeline.clear()
     if st.session_state.get("loaded") == key and not rebuild:
-        return pipeline(*key)
+        return pipeline(key, config)
     with st.status("Loading the model and the index (a first run builds the index)...", expanded=True) as status:
         try:
             if rebuild:
                 emhqa.load(config, rebuild=True, progress=status.write)
-            qa = pipeline(*key, _progress=status.write)
+            qa = pipeline(key, config, _progress=status.write)
         except EmhqaError:
             status.update(label="The index could not be loaded", state="error")
             raise
@@ -55,8 +56,11 @@ def show_answer(entry: dict, show_passages: bool) -> None:
             with st.expander(f"Full section, quote highlighted [{citation.marker}]"):
                 st.markdown(highlighted(*source["context"]))
     for warning in answer.details.get("warnings", ()):
-        if warning:
-            st.caption(escape_markdown(warning))
+        st.warning(escape_markdown(warning))
+    if answer.details.get("unsupported"):
+        with st.expander("Removed: sentences of the model's reply that its sources do not support"):
+            for sentence in answer.details["unsupported"]:
+                st.markdown("- ~~" + escape_markdown(sentence) + "~~")
     if show_passages and answer.passages:
         with st.expander(f"Retrieved passages ({len(answer.passages)})"):
             st.dataframe([{"score": round(p.score, 4), "dense": round(p.dense_score, 4),
@@ -67,9 +71,24 @@ def show_answer(entry: dict, show_passages: bool) -> None:
 
 
 def ask(qa, question: str, k: int, generator: str) -> None:
-    """Answer and append to this session's history; errors become messages, the app stays up."""
+    """Answer (streaming an LLM's draft while it arrives) and append to this session's history;
+    errors become messages and the app stays up."""
     try:
-        answer = qa.ask(question, k=k, generator=generator)
+        validate_question(question)
+    except QuestionError as error:
+        st.warning(str(error))
+        return
+    with st.chat_message("user"):
+        st.markdown(escape_markdown(question))
+    with st.chat_message("assistant"):
+        draft, tokens = st.empty(), []
+
+    def on_token(token: str) -> None:
+        tokens.append(token)
+        draft.caption("Draft, being checked against the sources: " + escape_markdown("".join(tokens)))
+
+    try:
+        answer = qa.ask(question, k=k, generator=generator, on_token=on_token)
     except QuestionError as error:
         st.warning(str(error))
         return

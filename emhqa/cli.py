@@ -33,6 +33,14 @@ def _parser() -> argparse.ArgumentParser:
                           help="which half of the dev set to use (default: all)")
     evaluate.add_argument("--json", type=Path, metavar="PATH", help="write the full report as JSON")
     evaluate.add_argument("--markdown", type=Path, metavar="PATH", help="write the report as Markdown")
+    add = commands.add_parser("add", help="add your own case report or FAQ (plain text or Markdown), then index")
+    add.add_argument("file", type=Path)
+    add.add_argument("--title", required=True, help="shown with every citation of this file")
+    add.add_argument("--kind", required=True, choices=["case", "faq", "article", "outline"])
+    add.add_argument("--publisher")
+    add.add_argument("--replace", action="store_true", help="replace a file of the same name")
+    remove = commands.add_parser("remove", help="remove a document (by file name) and its passages, then index")
+    remove.add_argument("name")
     commands.add_parser("tune", help="refit abstention on the tuning half of eval/dev.jsonl")
     return parser
 
@@ -95,14 +103,34 @@ def _index(args) -> int:
     from .index import open_index
 
     config = Config()
-    index = open_index(config, shared_embedder(config.model), rebuild=args.rebuild,
+    index = open_index(config, shared_embedder(config.model), rebuild=getattr(args, "rebuild", False),
                        progress=lambda message: print(message, file=sys.stderr))
     counts = index.manifest["counts"]
+    embedded = index.manifest.get("embedded", {})
     print(f"index ready in {config.index_dir}: {counts['chunks']} chunks, {counts['sentences']} sentences "
-          f"from {counts['documents']} documents (built {index.manifest['built_at']})")
+          f"from {counts['documents']} documents (built {index.manifest['built_at']}; "
+          f"{embedded.get('computed', '?')} texts embedded, {embedded.get('reused', 0)} reused)")
     for name, reason in index.manifest["skipped"].items():
         print(f"skipped {name}: {reason}")
     return 0
+
+
+def _add(args) -> int:
+    from .config import Config
+    from .corpus import add_document
+
+    name = add_document(Config().corpus_dir, args.file, args.title, args.kind, args.publisher, args.replace)
+    print(f"added {name} ({args.kind}): cite it as {name}")
+    return _index(args)
+
+
+def _remove(args) -> int:
+    from .config import Config
+    from .corpus import remove_document
+
+    remove_document(Config().corpus_dir, args.name)
+    print(f"removed {args.name}")
+    return _index(args)
 
 
 def _eval(args) -> int:
@@ -138,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import ConfigError, EmhqaError, QuestionError
 
     try:
-        return {"ask": _ask, "index": _index, "eval": _eval, "tune": _tune}[args.command](args)
+        return {"ask": _ask, "index": _index, "add": _add, "remove": _remove, "eval": _eval,
+                "tune": _tune}[args.command](args)
     except BrokenPipeError:  # output piped into `head` and closed early
         return 0
     except (QuestionError, ConfigError) as exc:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CorpusError
-from .parsers import PARSERS
+from .parsers import PARSERS, parse
 from .types import Section
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ class Document:
     text: str
 
     def sections(self) -> list[Section]:
-        return PARSERS[self.kind](self.text, self.source)
+        return parse(self.kind, self.text, self.source)
 
 
 @dataclass(frozen=True)
@@ -115,3 +115,37 @@ def load_corpus(corpus_dir: Path) -> Corpus:
             skipped[path.name] = "not listed in corpus/manifest.json (add it with `emhqa add`)"
             log.warning("skipping corpus file %s: not listed in the manifest", path.name)
     return Corpus(tuple(documents), skipped, corpus_hashes(corpus_dir))
+
+
+def _write_manifest(corpus_dir: Path, entries: dict[str, dict]) -> None:
+    temporary = corpus_dir / f".{MANIFEST}.tmp"
+    temporary.write_text(json.dumps(entries, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    temporary.replace(corpus_dir / MANIFEST)
+
+
+def add_document(corpus_dir: Path, path: Path, title: str, kind: str, publisher: str | None = None,
+                 replace: bool = False) -> str:
+    """Copy a user's text or Markdown file into the corpus, byte for byte, and list it in the
+    manifest; returns its citation id (the file name). Nothing changes when it cannot be indexed."""
+    name = path.name
+    entries = read_manifest(corpus_dir)
+    if name == MANIFEST or name.startswith("."):
+        raise CorpusError(f"{name!r} cannot be a corpus file name; rename the file")
+    if (name in entries or (corpus_dir / name).exists()) and not replace:
+        raise CorpusError(f"{name} is already in the corpus; pass --replace to replace it")
+    entry = {"title": title, "kind": kind, "publisher": publisher}
+    problem = _problem(path, entry)
+    if problem:
+        raise CorpusError(f"cannot add {path}: {problem}")
+    (corpus_dir / name).write_bytes(path.read_bytes())
+    _write_manifest(corpus_dir, {**entries, name: entry})
+    return name
+
+
+def remove_document(corpus_dir: Path, name: str) -> None:
+    """Drop a document from the manifest and delete its file; its passages go at the next index."""
+    entries = read_manifest(corpus_dir)
+    if name not in entries:
+        raise CorpusError(f"{name} is not in {corpus_dir / MANIFEST}")
+    _write_manifest(corpus_dir, {key: value for key, value in entries.items() if key != name})
+    (corpus_dir / name).unlink(missing_ok=True)

@@ -97,9 +97,13 @@ def build_index(config: Config, embedder: Embedder, progress: Progress | None = 
         texts = corpus.texts
         chunks = chunk_sections(texts, [s for d in corpus.documents for s in d.sections()], config.max_chunk_chars)
         sentences = [s.text for c in chunks for s in c.sentences]
-        say(f"embedding {len(chunks)} chunks and {len(sentences)} sentences")
-        chunk_vectors = embedder.encode([c.embed_text for c in chunks])
-        sentence_vectors = embedder.encode(sentences)
+        known = _previous_vectors(config.index_dir, embedder.model_id)
+        texts = [c.embed_text for c in chunks] + sentences
+        computed = len({t for t in texts if t not in known})
+        say(f"embedding {computed} new texts ({len(chunks)} chunks and {len(sentences)} sentences in all; "
+            f"{len(texts) - computed} reused from the previous build)")
+        vectors = _embed(embedder, texts, known)
+        chunk_vectors, sentence_vectors = vectors[:len(chunks)], vectors[len(chunks):]
         dense = faiss.IndexFlatIP(embedder.dimension)
         if len(chunks):
             dense.add(chunk_vectors)
@@ -113,6 +117,7 @@ def build_index(config: Config, embedder: Embedder, progress: Progress | None = 
         faiss.write_index(dense, str(staging / "dense.faiss"))
         np.save(staging / "sentences.npy", sentence_vectors, allow_pickle=False)
         manifest = _manifest(config, embedder, corpus, chunks, len(sentences), staging)
+        manifest["embedded"] = {"computed": computed, "reused": len(texts) - computed}
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         _fsync_dir(staging)
         staging.rename(build)
@@ -120,6 +125,29 @@ def build_index(config: Config, embedder: Embedder, progress: Progress | None = 
         _remove_old_builds(config.index_dir, keep=build.name)
         say(f"index built: {len(chunks)} chunks from {len(corpus.documents)} documents")
         return build
+
+
+def _previous_vectors(index_dir: Path, model_id: str) -> dict[str, np.ndarray]:
+    """Text -> vector from the current build when it is intact and made by the same model, so an
+    update embeds only what changed; empty when there is nothing trustworthy to reuse."""
+    try:
+        build = current_build(index_dir)
+        old = load_index(build) if build is not None else None
+    except IndexDamagedError:
+        return {}
+    if old is None or old.manifest.get("model_id") != model_id:
+        return {}
+    known = dict(zip((c.embed_text for c in old.chunks), old.dense.reconstruct_n(0, old.dense.ntotal)))
+    known.update(zip((s.text for c in old.chunks for s in c.sentences), old.sentence_vectors))
+    return known
+
+
+def _embed(embedder: Embedder, texts: list[str], known: dict[str, np.ndarray]) -> np.ndarray:
+    missing = list(dict.fromkeys(t for t in texts if t not in known))
+    fresh = dict(zip(missing, embedder.encode(missing))) if missing else {}
+    if not texts:
+        return np.zeros((0, embedder.dimension), dtype=np.float32)
+    return np.stack([fresh[t] if t in fresh else known[t] for t in texts]).astype(np.float32)
 
 
 def _manifest(config: Config, embedder: Embedder, corpus: Corpus, chunks: list[Chunk],

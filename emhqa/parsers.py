@@ -194,6 +194,30 @@ def parse_outline(text: str, source: str) -> list[Section]:
     return [s for s in sections if s]
 
 
+_MARKDOWN_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+
+
+def is_markdown(text: str) -> bool:
+    """A file a user wrote in Markdown: it has at least one ``#`` heading line."""
+    return _MARKDOWN_HEADING.search(text) is not None
+
+
+def parse_markdown(text: str, source: str) -> list[Section]:
+    """One section per Markdown heading, titled by it (an FAQ question, a case-report part)."""
+    headings = list(_MARKDOWN_HEADING.finditer(text))
+    sections = []
+    for number, heading in enumerate(headings):
+        end = headings[number + 1].start() if number + 1 < len(headings) else len(text)
+        body = [span for span in _content_lines(text, heading.end(), end) if span]
+        sections.append(_section(text, source, heading.group(2), body))
+    return [s for s in sections if s]
+
+
+def parse(kind: str, text: str, source: str) -> list[Section]:
+    """Sections of one file: by its Markdown headings when it has them, else by its kind's parser."""
+    return parse_markdown(text, source) if is_markdown(text) else PARSERS[kind](text, source)
+
+
 PARSERS: dict[str, Callable[[str, str], list[Section]]] = {
     "faq": parse_faq, "article": parse_article, "case": parse_case, "outline": parse_outline,
 }

@@ -122,3 +122,31 @@ def test_a_damaged_index_is_reported_and_the_rebuild_button_fixes_it(built_confi
     assert not app.exception and not app.error
     app.chat_input[0].set_value("Do EMH masses calcify?").run()
     assert app.session_state["history"][0]["answer"].citations
+
+
+def test_the_llm_generator_answers_in_the_page_and_shows_what_it_removed(built_config, monkeypatch):
+    from openai_stub import Reply, ScriptedOpenAI, passages_in
+
+    with ScriptedOpenAI() as stub:
+        stub.default = Reply(lambda m: passages_in(m)[0].split(". ")[0] + ". [1] EMH is cured by vitamin C. [1]")
+        monkeypatch.setenv("EMHQA_INDEX", str(built_config.index_dir))
+        monkeypatch.setenv("EMHQA_LLM_BASE_URL", stub.url)
+        app = AppTest.from_file(APP, default_timeout=300).run()
+        app.sidebar.selectbox[0].set_value("llm").run()
+        app.chat_input[0].set_value("How is extramedullary hematopoiesis treated?").run()
+        assert not app.exception and stub.requests
+        answer = app.session_state["history"][0]["answer"]
+        assert answer.citations and "vitamin" not in answer.text
+        assert any("removed" in w.value for w in app.warning)
+        assert any("vitamin C" in unescape(m) for m in shown(app))  # listed, struck through, as removed
+
+
+def test_an_unreachable_llm_shows_the_extractive_answer_with_a_notice(built_config, monkeypatch):
+    monkeypatch.setenv("EMHQA_INDEX", str(built_config.index_dir))
+    monkeypatch.setenv("EMHQA_LLM_BASE_URL", "http://127.0.0.1:9/v1")
+    app = AppTest.from_file(APP, default_timeout=300).run()
+    app.sidebar.selectbox[0].set_value("llm").run()
+    app.chat_input[0].set_value("How is extramedullary hematopoiesis treated?").run()
+    assert not app.exception
+    assert app.session_state["history"][0]["answer"].citations
+    assert any("unavailable" in w.value and "extractive" in w.value for w in app.warning)
