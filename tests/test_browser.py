@@ -55,14 +55,24 @@ def server(built_config):
 
 
 @pytest.fixture
-def page(server):
+def browser():
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1280, "height": 1600})
-        page.goto(server)
-        page.get_by_test_id("stChatInputTextArea").wait_for(timeout=180_000)
-        yield page
+        yield browser
         browser.close()
+
+
+def open_chat(browser, url: str):
+    """A new browser session (its own cookies and Streamlit session) with the chat ready."""
+    page = browser.new_context(viewport={"width": 1280, "height": 1600}).new_page()
+    page.goto(url)
+    page.get_by_test_id("stChatInputTextArea").wait_for(timeout=180_000)
+    return page
+
+
+@pytest.fixture
+def page(server, browser):
+    return open_chat(browser, server)
 
 
 def ask(page, question: str) -> None:
@@ -98,3 +108,17 @@ def test_a_script_tag_in_a_question_is_shown_as_text_and_never_run(page):
     page.get_by_text("<script>window.pwned = 1</script>", exact=False).first.wait_for(timeout=60_000)
     assert page.evaluate("window.pwned") is None
     assert page.locator("[data-testid='stChatMessage'] img[src='x']").count() == 0
+
+
+def test_several_browser_sessions_at_once_keep_their_own_history(server, browser):
+    questions = ["Do EMH masses calcify?", "How is extramedullary hematopoiesis treated?",
+                 "What is the differential diagnosis of a paraspinal mass?"]
+    pages = [open_chat(browser, server) for _ in questions]
+    for page, question in zip(pages, questions):  # all three are answered by the server at once
+        ask(page, question)
+    for page, question in zip(pages, questions):
+        page.locator("[data-testid='stChatMessage'] blockquote").first.wait_for(timeout=120_000)
+        user_messages = page.locator("[data-testid='stChatMessage']").all_inner_texts()
+        assert any(question in text for text in user_messages)
+        assert not any(other in text for other in questions if other != question for text in user_messages)
+        assert page.get_by_test_id("stException").count() == 0
