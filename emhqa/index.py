@@ -56,6 +56,36 @@ class Index:
         return {d["source"]: d["title"] for d in self.manifest["documents"]}
 
 
+# Exact search while it is fast enough; an inverted-file index beyond (see BENCHMARKS.md, scale).
+FLAT_LIMIT = 50_000
+
+
+def dense_index(vectors: np.ndarray, nprobe: int | None = None) -> faiss.Index:
+    """An inner-product FAISS index over unit vectors, its type chosen by size: exact (flat) up to
+    ``FLAT_LIMIT`` vectors, IVF with about sqrt(n) lists beyond (nprobe is saved with the index)."""
+    count, dimension = vectors.shape
+    if count <= FLAT_LIMIT:
+        index = faiss.IndexFlatIP(dimension)
+    else:
+        lists = int(np.sqrt(count))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT)
+        sample = np.random.default_rng(0).choice(count, size=min(count, 40 * lists), replace=False)
+        index.train(vectors[np.sort(sample)])
+        index.nprobe = nprobe or max(16, lists // 16)
+    if count:
+        index.add(vectors)
+    return index
+
+
+def index_vectors(index: faiss.Index) -> np.ndarray:
+    """Every stored vector, in id order (an IVF index first builds its id map)."""
+    if index.ntotal == 0:
+        return np.zeros((0, index.d), dtype=np.float32)
+    if isinstance(index, faiss.IndexIVF):
+        index.make_direct_map()
+    return index.reconstruct_n(0, index.ntotal)
+
+
 def code_fingerprint() -> str:
     here = Path(__file__).parent
     return sha256(b"".join((here / name).read_bytes() for name in _BUILD_CODE))
@@ -104,9 +134,7 @@ def build_index(config: Config, embedder: Embedder, progress: Progress | None = 
             f"{len(texts) - computed} reused from the previous build)")
         vectors = _embed(embedder, texts, known)
         chunk_vectors, sentence_vectors = vectors[:len(chunks)], vectors[len(chunks):]
-        dense = faiss.IndexFlatIP(embedder.dimension)
-        if len(chunks):
-            dense.add(chunk_vectors)
+        dense = dense_index(chunk_vectors)
 
         build = config.index_dir / f"build-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.time_ns() % 10**6}"
         staging = build.with_name(build.name + ".tmp")
@@ -137,7 +165,7 @@ def _previous_vectors(index_dir: Path, model_id: str) -> dict[str, np.ndarray]:
         return {}
     if old is None or old.manifest.get("model_id") != model_id:
         return {}
-    known = dict(zip((c.embed_text for c in old.chunks), old.dense.reconstruct_n(0, old.dense.ntotal)))
+    known = dict(zip((c.embed_text for c in old.chunks), index_vectors(old.dense)))
     known.update(zip((s.text for c in old.chunks for s in c.sentences), old.sentence_vectors))
     return known
 

@@ -9,7 +9,7 @@ import bm25s
 import numpy as np
 
 from .config import Config
-from .index import Index
+from .index import Index, index_vectors
 from .text import expand_abbreviations, find_abbreviations, tokens
 from .types import Chunk, Passage
 
@@ -43,8 +43,7 @@ class HybridRetriever:
         for chunk in index.chunks:
             for short, long_form in find_abbreviations(chunk.text).items():
                 self.abbreviations.setdefault(short, long_form)
-        self._vectors = (index.dense.reconstruct_n(0, index.dense.ntotal) if index.dense.ntotal
-                         else np.zeros((0, index.dense.d), dtype=np.float32))
+        self._vectors = index_vectors(index.dense)
 
     def with_mode(self, mode: Mode) -> "HybridRetriever":
         other = object.__new__(HybridRetriever)

@@ -1,0 +1,105 @@
+"""The embedding model on ONNX Runtime: exported once from the local model files (torch is needed
+only for that), then run without torch. Same vectors as sentence-transformers: mean pooling over the
+attention mask, then unit length."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .embedding import CachedQueries, load_sentence_transformer
+
+
+def cache_dir() -> Path:
+    """Where exported models live: ``EMHQA_CACHE`` or ``~/.cache/emhqa``."""
+    return Path(os.environ.get("EMHQA_CACHE") or Path.home() / ".cache" / "emhqa").expanduser()
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _fingerprint(location: Path) -> str:
+    digest = hashlib.sha256()
+    for name in ("config.json", "model.safetensors", "pytorch_model.bin", "tokenizer.json"):
+        if (location / name).is_file():
+            digest.update(name.encode() + (location / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def export_onnx(location: str, target: Path) -> None:
+    """Write the transformer of a sentence-transformers folder as ONNX (atomically)."""
+    import torch
+
+    model = load_sentence_transformer(location)[0].auto_model.eval()
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.model(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
+
+    example = torch.ones((1, 8), dtype=torch.long)
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(LastHiddenState(), (example, example, torch.zeros_like(example)), str(temporary),
+                          input_names=names, output_names=["last_hidden_state"], opset_version=17,
+                          dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]},
+                          dynamo=False)
+    temporary.replace(target)
+
+
+class OnnxEmbedder(CachedQueries):
+    def __init__(self, location: str, model_id: str, batch_size: int = 32):
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        super().__init__()
+        folder = Path(location)
+        pooling = _read_json(folder / "1_Pooling" / "config.json")
+        if not pooling.get("pooling_mode_mean_tokens") or not (folder / "tokenizer.json").is_file():
+            raise ValueError(f"{location} is not a mean-pooling model with a tokenizer.json")
+        self.model_id, self._batch_size = model_id, batch_size
+        self.dimension = int(pooling["word_embedding_dimension"])
+        onnx_file = cache_dir() / f"{folder.name}-{_fingerprint(folder)}.onnx"
+        if not onnx_file.is_file():
+            export_onnx(location, onnx_file)
+        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self._tokenizer.enable_truncation(int(_read_json(folder / "sentence_bert_config.json")
+                                              .get("max_seq_length", 256)))
+        self._tokenizer.enable_padding()
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        self._session = onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+        self._inputs = [i.name for i in self._session.get_inputs()]
+
+    def _batch(self, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        feed = {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
+        hidden = self._session.run(None, {name: feed[name] for name in self._inputs})[0]
+        mask = feed["attention_mask"][..., None].astype(np.float32)
+        pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        # Similar lengths together: less padding per batch.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for begin in range(0, len(order), self._batch_size):
+            rows = order[begin:begin + self._batch_size]
+            vectors[rows] = self._batch([texts[i] for i in rows])
+        return vectors
