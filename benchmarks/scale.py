@@ -60,8 +60,8 @@ def recall(found: np.ndarray, exact: np.ndarray) -> float:
     return float(np.mean([len(set(f) & set(e)) / K for f, e in zip(found, exact)]))
 
 
-def dense(size: int, rng: np.random.Generator, hnsw: bool) -> list[dict]:
-    centres = unit(rng.normal(size=(TOPICS, DIMENSION)).astype(np.float32))
+def dense(size: int, rng: np.random.Generator, hnsw: bool, topics: int) -> list[dict]:
+    centres = unit(rng.normal(size=(topics, DIMENSION)).astype(np.float32))
     vectors = clustered(size, centres, rng)
     queries = clustered(QUERIES, centres, rng)
     exact_index = faiss.IndexFlatIP(DIMENSION)
@@ -74,19 +74,21 @@ def dense(size: int, rng: np.random.Generator, hnsw: bool) -> list[dict]:
     chosen = dense_index(vectors)
     build = time.perf_counter() - started
     if size > FLAT_LIMIT:
-        for nprobe in sorted({16, 32, 64, 128, chosen.nprobe}):
+        memory, default = round(rss_mb() - before, 1), chosen.nprobe
+        for nprobe in sorted({16, 32, 64, 128, default}):
             chosen.nprobe = nprobe
             found, latency = timed_queries(chosen, queries)
-            rows.append({"size": size, "method": f"emhqa: IVF{chosen.nlist} nprobe={nprobe}",
-                         "recall@10": round(recall(found, exact), 4), **latency, "build_s": round(build, 1),
-                         "index_mb": round(rss_mb() - before, 1)})
+            rows.append({"size": size, "method": f"emhqa: IVF{chosen.nlist} nprobe={nprobe}"
+                         + (" (default)" if nprobe == default else ""), "recall@10": round(recall(found, exact), 4),
+                         **latency, "build_s": round(build, 1), "index_mb": memory})
+    del chosen
     if hnsw:
         started = time.perf_counter()
         graph = faiss.IndexHNSWFlat(DIMENSION, 32, faiss.METRIC_INNER_PRODUCT)
         graph.hnsw.efConstruction = 40
         graph.add(vectors)
         build = time.perf_counter() - started
-        for ef in (32, 64, 128):
+        for ef in (32, 64, 128, 256):
             graph.hnsw.efSearch = ef
             found, latency = timed_queries(graph, queries)
             rows.append({"size": size, "method": f"HNSW32 efSearch={ef}", "recall@10": round(recall(found, exact), 4),
@@ -119,16 +121,19 @@ def lexical(size: int, rng: np.random.Generator) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
-    parser.add_argument("--hnsw-up-to", type=int, default=100_000, help="also build HNSW up to this size")
+    parser.add_argument("--hnsw-up-to", type=int, default=100_000,
+                        help="also build an HNSW index (for comparison) up to this size; 1M takes ~8 min")
+    parser.add_argument("--topics", type=int, default=TOPICS,
+                        help="topic centres (more topics: fewer chunks per topic, a harder search)")
     args = parser.parse_args()
     rows = []
     for size in args.sizes:
         rng = np.random.default_rng(size)
-        for row in dense(size, rng, hnsw=size <= args.hnsw_up_to) + [lexical(size, rng)]:
+        for row in dense(size, rng, hnsw=size <= args.hnsw_up_to, topics=args.topics) + [lexical(size, rng)]:
             print(json.dumps(row), flush=True)
             rows.append(row)
         gc.collect()
-    print(f"\nfaiss threads: {faiss.omp_get_max_threads()}\n")
+    print(f"\nfaiss threads: {faiss.omp_get_max_threads()}, topics: {args.topics}\n")
     print("| chunks | method | recall@10 | p50 ms | p95 ms | build s | memory MB |\n|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['size']:,} | {r['method']} | {r.get('recall@10', '')} | {r['p50_ms']} | {r['p95_ms']} | "

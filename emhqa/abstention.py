@@ -25,7 +25,7 @@ def features(question: str, passages: Sequence[Passage], scored: Sequence[Scored
         "best_similarity": max((s.similarity for s in scored), default=0.0),
         "best_score": max((s.score for s in scored), default=0.0),
         "top_dense": max((p.dense_score for p in passages), default=0.0),
-        "coverage": max((evidence.overlap(weights, p.chunk.embed_text) for p in passages), default=0.0),
+        "coverage": max((evidence.overlap(weights, evidence.chunk_terms(p.chunk.id)) for p in passages), default=0.0),
         "unseen_share": evidence.unseen_share(weights),
     }
 

@@ -150,3 +150,12 @@ def test_an_unreachable_llm_shows_the_extractive_answer_with_a_notice(built_conf
     assert not app.exception
     assert app.session_state["history"][0]["answer"].citations
     assert any("unavailable" in w.value and "extractive" in w.value for w in app.warning)
+
+
+def test_a_first_run_without_an_index_builds_it_and_then_answers(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMHQA_INDEX", str(tmp_path / "fresh-index"))
+    app = AppTest.from_file(APP, default_timeout=600).run()
+    assert not app.exception and not app.error
+    assert current_build(tmp_path / "fresh-index") is not None
+    app.chat_input[0].set_value("Do EMH masses calcify?").run()
+    assert app.session_state["history"][0]["answer"].citations
