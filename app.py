@@ -18,9 +18,10 @@ st.set_page_config(page_title="emhqa: extramedullary hematopoiesis Q&A")
 
 
 @st.cache_resource(show_spinner=False)
-def pipeline(key: str, _config: emhqa.Config, _progress=None) -> "emhqa.pipeline.QA":
-    """One loaded pipeline per server and configuration (``key`` is its repr), shared by every session."""
-    return emhqa.load(_config, progress=_progress)
+def pipeline(key: str, _config: emhqa.Config) -> "emhqa.pipeline.QA":
+    """One loaded pipeline per server and configuration (``key`` is its repr), shared by every session.
+    It writes nothing to the page: Streamlit would replay such output on every later call."""
+    return emhqa.load(_config)
 
 
 def load(config: emhqa.Config, rebuild: bool = False):
@@ -32,9 +33,8 @@ def load(config: emhqa.Config, rebuild: bool = False):
         return pipeline(key, config)
     with st.status("Loading the model and the index (a first run builds the index)...", expanded=True) as status:
         try:
-            if rebuild:
-                emhqa.load(config, rebuild=True, progress=status.write)
-            qa = pipeline(key, config, _progress=status.write)
+            emhqa.prepare_index(config, rebuild=rebuild, progress=status.write)
+            qa = pipeline(key, config)
         except EmhqaError:
             status.update(label="The index could not be loaded", state="error")
             raise

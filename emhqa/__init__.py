@@ -20,5 +20,12 @@ def load(config: Config | None = None, **options):
     return _load(config, **options)
 
 
+def prepare_index(config: Config | None = None, **options) -> dict:
+    """Build the index if it is missing or stale (``rebuild=True`` forces it); returns its manifest."""
+    from .pipeline import prepare_index as _prepare
+
+    return _prepare(config, **options)
+
+
 __all__ = ["Answer", "Chunk", "Citation", "Config", "ConfigError", "CorpusError", "EmhqaError", "GeneratorError",
-           "IndexDamagedError", "Passage", "QuestionError", "Section", "load"]
+           "IndexDamagedError", "Passage", "QuestionError", "Section", "load", "prepare_index"]

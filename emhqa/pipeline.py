@@ -160,6 +160,13 @@ class QA:
         return Answer(question, NOT_COVERED, True, (), tuple(passages), details=details)
 
 
+def prepare_index(config: Config | None = None, *, rebuild: bool = False,
+                  progress: Progress | None = None) -> dict:
+    """Build the index when it is missing, stale or ``rebuild`` is asked; returns its manifest."""
+    config = config or Config()
+    return open_index(config, shared_embedder(config.model), rebuild=rebuild, progress=progress).manifest
+
+
 def load(config: Config | None = None, *, rebuild: bool = False, progress: Progress | None = None,
          generator: str = "extractive") -> QA:
     """The default corpus and index, ready to ask; builds the index when missing or stale."""
