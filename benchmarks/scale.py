@@ -75,7 +75,7 @@ def dense(size: int, rng: np.random.Generator, hnsw: bool, topics: int) -> list[
     build = time.perf_counter() - started
     if size > FLAT_LIMIT:
         memory, default = round(rss_mb() - before, 1), chosen.nprobe
-        for nprobe in sorted({16, 32, 64, 128, default}):
+        for nprobe in sorted({32, 128, default, 2 * default}):
             chosen.nprobe = nprobe
             found, latency = timed_queries(chosen, queries)
             rows.append({"size": size, "method": f"emhqa: IVF{chosen.nlist} nprobe={nprobe}"
