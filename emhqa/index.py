@@ -57,9 +57,9 @@ class Index:
 
 
 # Exact search while it is fast enough, an inverted-file index beyond. HNSW answered faster in the
-# scale benchmark but took 6 times longer to build at 1M chunks (467 s against 73 s on 2 cores),
-# reached lower recall on near-tied data, and every corpus change rebuilds the index. 4*sqrt(n) lists with a tenth of them probed kept
-# recall@10 >= 0.95 at 1M chunks even on near-tied data (see BENCHMARKS.md, scale).
+# scale benchmark but took 6 times longer to build at 1M chunks (467 s against 73 s on 2 cores) and
+# reached lower recall on near-tied data, and every corpus change rebuilds the index. 4*sqrt(n)
+# lists with a tenth of them probed kept recall@10 >= 0.95 at 1M chunks (see BENCHMARKS.md, scale).
 FLAT_LIMIT = 50_000
 
 
