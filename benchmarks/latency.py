@@ -29,8 +29,8 @@ EMHQA = [sys.executable, "-m", "emhqa.cli"]
 
 
 def percentiles(samples_ms: list[float]) -> dict:
-    return {"p50_ms": round(float(np.percentile(samples_ms, 50)), 2),
-            "p95_ms": round(float(np.percentile(samples_ms, 95)), 2)}
+    return {"p50_ms": round(float(np.percentile(samples_ms, 50)), 3),
+            "p95_ms": round(float(np.percentile(samples_ms, 95)), 3)}
 
 
 def timed(call, items, before=None) -> dict:

@@ -19,6 +19,7 @@ import numpy as np
 import psutil
 
 from emhqa.index import FLAT_LIMIT, dense_index
+from latency import percentiles  # benchmarks/ is the script's folder
 
 DIMENSION, TOPICS, QUERIES, K = 384, 2000, 200, 10
 NOISE = 0.04  # per coordinate: a chunk's cosine to its topic centre is about 0.8
@@ -39,11 +40,6 @@ def clustered(count: int, centres: np.ndarray, rng: np.random.Generator, chunk: 
         topic = rng.integers(0, len(centres), n)
         out[begin:begin + n] = unit(centres[topic] + rng.normal(0, NOISE, (n, DIMENSION)).astype(np.float32))
     return out
-
-
-def percentiles(samples_ms: list[float]) -> dict:
-    return {"p50_ms": round(float(np.percentile(samples_ms, 50)), 3),
-            "p95_ms": round(float(np.percentile(samples_ms, 95)), 3)}
 
 
 def timed_queries(index: faiss.Index, queries: np.ndarray) -> tuple[np.ndarray, dict]:

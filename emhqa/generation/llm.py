@@ -97,9 +97,9 @@ class LLMGenerator(Generator):
         try:
             reply = self._call(self.messages(question, passages), on_token)
         except Exception as exc:  # endpoint down, timeout, HTTP error, malformed reply
-            log.warning("LLM call failed: %s", describe_failure(exc, self.settings))
-            return self._fall_back(question, passages, f"the LLM was unavailable "
-                                   f"({describe_failure(exc, self.settings)})")
+            reason = describe_failure(exc, self.settings)
+            log.warning("LLM call failed: %s", reason)
+            return self._fall_back(question, passages, f"the LLM was unavailable ({reason})")
         if not reply.strip():
             return self._fall_back(question, passages, "the LLM returned an empty reply")
         draft = self.verifier.verify(reply, passages)
