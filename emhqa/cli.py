@@ -26,7 +26,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="show an LLM's draft on stderr as it arrives (default: when stderr is a terminal)")
     _llm_options(ask)
     evaluate = commands.add_parser("eval", help="score the system against the FAQ and dev questions")
-    evaluate.add_argument("--regime", choices=["lookup", "loo", "dev", "unanswerable", "all"], default="all")
+    evaluate.add_argument("--regime", choices=["lookup", "loo", "dev", "near-topic", "off-topic", "all"],
+                          default="all")
     evaluate.add_argument("--generator", default="extractive")
     _llm_options(evaluate)
     evaluate.add_argument("--split", choices=["tune", "report", "all"], default="all",

@@ -1,5 +1,9 @@
-"""Evaluation harness: FAQ lookup, leave-one-out, dev paraphrase/case and unanswerable regimes,
-scored offline for the hybrid retriever and its dense-only and BM25-only baselines."""
+"""Evaluation harness: FAQ lookup, leave-one-out, dev questions and near-/off-topic unanswerable regimes,
+scored offline for the hybrid retriever and its dense-only and BM25-only baselines.
+
+An answer to a dev question is *correct* when it is not an abstention, cites a gold section and
+contains every key-fact group of the question (``metrics.fact_recall``); an unanswerable question is
+answered correctly by refusing it."""
 from __future__ import annotations
 
 import json
@@ -10,14 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import REPO_ROOT
-from .metrics import bootstrap_ci, exact_match, first_hit, ndcg, percentile, rouge_l, token_f1
+from .metrics import bootstrap_ci, exact_match, fact_recall, first_hit, ndcg, percentile, rouge_l, token_f1
 from .parsers import faq_entries
 from .retrieval import MODES
 from .types import Answer
 
 DEV_FILE = REPO_ROOT / "eval" / "dev.jsonl"
 ALSO_ANSWERED_FILE = REPO_ROOT / "eval" / "faq_also_answered.json"
-REGIMES = ("lookup", "loo", "dev", "unanswerable")
+REGIMES = ("lookup", "loo", "dev", "near-topic", "off-topic")
+UNANSWERABLE = ("near-topic", "off-topic")
 Key = tuple[str, str]  # (source, section)
 
 
@@ -30,6 +35,8 @@ class Item:
     gold_answer: str | None = None
     hidden: Key | None = None  # a section kept out of retrieval (leave-one-out)
     split: str = "report"
+    facts: tuple[tuple[str, ...], ...] = ()  # key-fact groups: the answer holds one string of each
+    kind: str = ""
 
     @property
     def answerable(self) -> bool:
@@ -75,18 +82,25 @@ def load_gold(qa, regimes: Iterable[str] = REGIMES, dev_file: Path = DEV_FILE,
     for row in rows:
         if split and row["split"] != split:
             continue
-        regime = "unanswerable" if row["kind"] == "unanswerable" else "dev"
+        regime = f"{row['refusal']}-topic" if row["kind"] == "unanswerable" else "dev"
         if regime in regimes:
             gold = frozenset((g["source"], g["section"]) for g in row["gold"])
+            facts = tuple(tuple(group) for group in row.get("facts", ()))
             items.append(Item(row["id"], row["question"], regime, gold, answers.get(row.get("faq")),
-                              split=row["split"]))
+                              split=row["split"], facts=facts, kind=row["kind"]))
     return Gold(items, unanswered)
 
 
 _MARKED = re.compile(r"(.+?)\s*\[(\d+)\]")
+_MARKER = re.compile(r"\s*\[\d+\]")
 
 
-def faithfulness(answer: Answer) -> float | None:
+def answer_words(answer: Answer) -> str:
+    """The answer text without its citation markers ("" for an abstention)."""
+    return "" if answer.abstained else _MARKER.sub("", answer.text)
+
+
+def verbatim_share(answer: Answer) -> float | None:
     """Share of answer sentences found verbatim (white space folded) in the quote they cite."""
     quotes = {c.marker: " ".join(c.quote.split()) for c in answer.citations}
     claims = _MARKED.findall(answer.text)
@@ -105,28 +119,35 @@ def score(item: Item, answer: Answer) -> dict:
     ranked = [(p.chunk.source, p.chunk.section) for p in answer.passages]
     rank = first_hit(ranked, item.gold) if item.answerable else None
     cited = [(c.source, c.section) for c in answer.citations]
+    text = answer_words(answer)
+    cites_gold = not answer.abstained and any(c in item.gold for c in cited)
+    facts = fact_recall(text, item.facts) if item.facts else None
     row = {
         "abstained": answer.abstained,
         "correct": (answer.abstained if not item.answerable
-                    else not answer.abstained and any(c in item.gold for c in cited)),
+                    else cites_gold and (facts is None or facts == 1.0)),
         "seconds": answer.details.get("seconds", 0.0),
     }
     if item.answerable:
-        row.update({"hit@1": float(rank == 1), "hit@3": float(bool(rank and rank <= 3)),
-                    "hit@5": float(bool(rank and rank <= 5)), "mrr": 1 / rank if rank else 0.0,
-                    "ndcg@5": ndcg(ranked, set(item.gold), 5)})
+        row.update({"cites_gold": float(cites_gold), "hit@1": float(rank == 1),
+                    "hit@3": float(bool(rank and rank <= 3)), "hit@5": float(bool(rank and rank <= 5)),
+                    "mrr": 1 / rank if rank else 0.0, "ndcg@5": ndcg(ranked, set(item.gold), 5)})
+    if not answer.abstained:
+        row["words"] = len(text.split())
     if item.answerable and not answer.abstained:
         row["citation_precision"] = sum(c in item.gold for c in cited) / len(cited) if cited else 0.0
-        row["faithfulness"] = faithfulness(answer)
+        row["verbatim"] = verbatim_share(answer)
+        if facts is not None:
+            row["facts"] = facts
     if item.gold_answer and item.answerable:
-        prediction = "" if answer.abstained else re.sub(r"\s*\[\d+\]", "", answer.text)
+        prediction = text
         row.update({"em": exact_match(prediction, item.gold_answer), "f1": token_f1(prediction, item.gold_answer),
                     "rouge_l": rouge_l(prediction, item.gold_answer)})
     return row
 
 
 METRICS = ("hit@1", "hit@3", "hit@5", "mrr", "ndcg@5", "em", "f1", "rouge_l", "citation_precision",
-           "faithfulness", "answered", "correct")
+           "verbatim", "answered", "cites_gold", "facts", "correct")
 
 
 def summarize(rows: Sequence[dict]) -> dict:
@@ -139,6 +160,9 @@ def summarize(rows: Sequence[dict]) -> dict:
             values = [float(r[name]) for r in rows if r.get(name) is not None]
         if values:
             out[name] = {"mean": sum(values) / len(values), "ci95": bootstrap_ci(values, samples=1000)}
+    words = [r["words"] for r in rows if "words" in r]
+    if words:
+        out["words"] = {"median": percentile(words, 0.5), "p90": percentile(words, 0.9)}
     seconds = [r["seconds"] * 1000 for r in rows]
     out["latency_ms"] = {"p50": percentile(seconds, 0.5), "p95": percentile(seconds, 0.95)}
     return out
@@ -192,38 +216,53 @@ def _cell(summary: dict, name: str) -> str:
     return f"{value['mean']:.3f} [{low:.2f}, {high:.2f}]"
 
 
+def _words(summary: dict) -> str:
+    words = summary.get("words")
+    return f"{words['median']:.0f} / {words['p90']:.0f}" if words else "—"
+
+
+SHOWN = ("correct", "facts", "cites_gold", "answered", "hit@1", "hit@3", "hit@5", "mrr", "ndcg@5", "f1",
+         "citation_precision", "verbatim")
+
+
 def to_markdown(report: dict) -> str:
     """Tables per regime (modes as rows), then every miss of the hybrid system."""
-    shown = ("hit@1", "hit@3", "hit@5", "mrr", "ndcg@5", "f1", "rouge_l", "citation_precision",
-             "faithfulness", "answered", "correct")
     lines = [f"# emhqa evaluation (generator `{report['generator']}`, k={report['k']}, dev split: {report['split']})",
-             "", "Means with bootstrap 95% intervals. `answered`: share not abstained; `correct`: answered with "
-             "a gold-section citation (answerable) or abstained (unanswerable).", ""]
+             "", "Means with bootstrap 95% intervals. `correct`: answered, citing a gold section and containing "
+             "every key-fact group (dev), citing a gold section (lookup, leave-one-out), or refused "
+             "(near-topic, off-topic). `facts`: share of key-fact groups in the answer; `cites_gold`: a "
+             "citation in a gold section; `answered`: share not refused; `verbatim`: share of answer "
+             "sentences found word for word in the quote they cite; words: median / p90 of answered "
+             "answers without markers.", ""]
     for regime, modes in report["regimes"].items():
-        lines += [f"## {regime}", "", "| mode | n | " + " | ".join(shown) + " | p50 ms | p95 ms |",
-                  "|" + "---|" * (len(shown) + 4)]
+        lines += [f"## {regime}", "", "| mode | n | " + " | ".join(SHOWN) + " | words | p50 ms | p95 ms |",
+                  "|" + "---|" * (len(SHOWN) + 5)]
         for mode, summary in modes.items():
-            cells = " | ".join(_cell(summary, name) for name in shown)
+            cells = " | ".join(_cell(summary, name) for name in SHOWN)
             lat = summary["latency_ms"]
-            lines.append(f"| {mode} | {summary['n']} | {cells} | {lat['p50']:.1f} | {lat['p95']:.1f} |")
+            lines.append(f"| {mode} | {summary['n']} | {cells} | {_words(summary)} | {lat['p50']:.1f} "
+                         f"| {lat['p95']:.1f} |")
         lines.append("")
     misses = [q for q in report["questions"] if q["mode"] == "hybrid" and not q["scores"].get("correct")]
     lines += ["## Misses of the hybrid system", ""]
     lines += [f"- `{q['id']}` ({q['regime']}) {q['question']!r}: "
-              f"{'abstained' if q['abstained'] else 'cited ' + ', '.join(c['section'] for c in q['citations'])}"
+              + ("abstained" if q["abstained"] else
+                 f"cited {', '.join(c['section'] for c in q['citations'])}: {q['answer'][:160]!r}")
               for q in misses] or ["none"]
     return "\n".join(lines) + "\n"
 
 
 def to_table(report: dict) -> str:
     """A compact terminal table of the headline figures."""
-    names = ("hit@1", "hit@3", "hit@5", "mrr", "f1", "answered", "correct")
-    header = f"{'regime':<13}{'mode':<9}{'n':>4}" + "".join(f"{n:>10}" for n in names) + f"{'p50 ms':>9}"
+    names = ("correct", "facts", "cites_gold", "answered", "hit@1", "hit@5", "mrr")
+    header = (f"{'regime':<13}{'mode':<9}{'n':>4}" + "".join(f"{n:>11}" for n in names)
+              + f"{'words':>9}{'p50 ms':>9}")
     lines = [header, "-" * len(header)]
     for regime, modes in report["regimes"].items():
         for mode, s in modes.items():
-            values = "".join(f"{s[n]['mean']:>10.3f}" if n in s else f"{'—':>10}" for n in names)
-            lines.append(f"{regime:<13}{mode:<9}{s['n']:>4}{values}{s['latency_ms']['p50']:>9.1f}")
+            values = "".join(f"{s[n]['mean']:>11.3f}" if n in s else f"{'—':>11}" for n in names)
+            words = f"{s['words']['median']:>9.0f}" if "words" in s else f"{'—':>9}"
+            lines.append(f"{regime:<13}{mode:<9}{s['n']:>4}{values}{words}{s['latency_ms']['p50']:>9.1f}")
     return "\n".join(lines)
 
 
@@ -232,7 +271,7 @@ def tune_abstention(qa, save_to: Path | None = None) -> dict:
     maximizes balanced accuracy there, and optionally save it (with provenance)."""
     from .abstention import AbstentionModel, fit
 
-    items = load_gold(qa, ("dev", "unanswerable"), split="tune").items
+    items = load_gold(qa, ("dev", *UNANSWERABLE), split="tune").items
     rows = [qa.ask(item.question).details["features"] for item in items]
     labels = [int(item.answerable) for item in items]
     model = fit(rows, labels)

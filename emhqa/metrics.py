@@ -1,4 +1,5 @@
-"""Offline answer and ranking metrics: SQuAD-style EM/F1, ROUGE-L, hit@k, MRR, nDCG, bootstrap CIs."""
+"""Offline answer and ranking metrics: key-fact recall, SQuAD-style EM/F1, ROUGE-L, hit@k, MRR, nDCG,
+bootstrap CIs."""
 from __future__ import annotations
 
 import math
@@ -46,6 +47,19 @@ def rouge_l(prediction: str, gold: str) -> float:
         return 0.0
     precision, recall = lcs / len(a), lcs / len(b)
     return 2 * precision * recall / (precision + recall)
+
+
+def fold(text: str) -> str:
+    """Lower case with white space folded to single spaces: how key facts are matched."""
+    return " ".join(text.lower().split())
+
+
+def fact_recall(prediction: str, groups: Sequence[Sequence[str]]) -> float:
+    """Share of key-fact groups with at least one alternative inside the prediction."""
+    if not groups:
+        return 1.0
+    text = fold(prediction)
+    return sum(any(fold(alt) in text for alt in group) for group in groups) / len(groups)
 
 
 def first_hit(ranked: Sequence[object], gold: set) -> int | None:

@@ -5,7 +5,7 @@ import pytest
 
 from emhqa.config import REPO_ROOT
 from emhqa.evaluation import evaluate, load_gold, to_markdown
-from emhqa.metrics import bootstrap_ci, exact_match, ndcg, rouge_l, token_f1
+from emhqa.metrics import bootstrap_ci, exact_match, fact_recall, fold, ndcg, rouge_l, token_f1
 
 DEV = [json.loads(line) for line in (REPO_ROOT / "eval" / "dev.jsonl").read_text().splitlines()]
 FLOORS = json.loads((REPO_ROOT / "eval" / "floors.json").read_text())
@@ -26,10 +26,38 @@ def test_paraphrases_are_real_rewordings():
     assert len(per_faq) == 14 and min(per_faq.values()) >= 2
 
 
-def test_dev_set_has_unanswerable_questions_and_both_splits():
-    assert sum(r["kind"] == "unanswerable" for r in DEV) >= 20
+def test_dev_set_has_the_size_and_mix_issue_11_asks_for():
+    assert len(DEV) >= 160
+    unanswerable = [r for r in DEV if r["kind"] == "unanswerable"]
+    assert len(unanswerable) >= 40 and sum(r["refusal"] == "near" for r in unanswerable) >= 25
+    assert {r["refusal"] for r in unanswerable} == {"near", "off"}
+    assert {"case", "shorthand", "typo", "lay", "yesno", "multipart"} <= {r["kind"] for r in DEV}
     assert {r["split"] for r in DEV} == {"tune", "report"}
     assert len({r["id"] for r in DEV}) == len(DEV)
+
+
+def test_every_key_fact_is_corpus_text_of_a_gold_section_and_not_the_question(qa):
+    """A key fact can be matched only by quoting a gold section, and never by echoing the question."""
+    sections: dict[tuple[str, str], str] = {}
+    for chunk in qa.index.chunks:
+        key = (chunk.source, chunk.section)
+        sections[key] = sections.get(key, "") + " " + " ".join(s.text for s in chunk.sentences)
+    for row in DEV:
+        if row["kind"] == "unanswerable":
+            assert not row["gold"] and "facts" not in row, row["id"]
+            continue
+        assert 1 <= len(row["facts"]) <= 3, row["id"]
+        gold_text = fold(" ".join(sections[(g["source"], g["section"])] for g in row["gold"]))
+        for group in row["facts"]:
+            for alternative in group:
+                assert alternative == alternative.lower() and fold(alternative) in gold_text, (row["id"], alternative)
+                assert not words(alternative) <= words(row["question"]), (row["id"], alternative)
+
+
+def test_an_answer_is_correct_only_with_every_fact_group():
+    assert fact_recall("Radiotherapy and  TRANSFUSION", [["radiotherapy"], ["transfusion", "blood"]]) == 1.0
+    assert fact_recall("radiotherapy", [["radiotherapy"], ["transfusion"]]) == 0.5
+    assert fact_recall("anything", []) == 1.0
 
 
 def test_gold_sections_of_the_dev_set_exist(qa):
