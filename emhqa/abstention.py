@@ -11,23 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .evidence import Evidence, ScoredSentence
-from .types import Passage
-
 WEIGHTS_FILE = Path(__file__).with_name("abstention.json")
-FEATURES = ("best_similarity", "best_score", "top_dense", "coverage", "unseen_share")
-
-
-def features(question: str, passages: Sequence[Passage], scored: Sequence[ScoredSentence],
-             evidence: Evidence) -> dict[str, float]:
-    weights = evidence.weights(question)
-    return {
-        "best_similarity": max((s.similarity for s in scored), default=0.0),
-        "best_score": max((s.score for s in scored), default=0.0),
-        "top_dense": max((p.dense_score for p in passages), default=0.0),
-        "coverage": max((evidence.overlap(weights, evidence.chunk_terms(p.chunk.id)) for p in passages), default=0.0),
-        "unseen_share": evidence.unseen_share(weights),
-    }
+FEATURES = ("best_similarity", "best_overlap", "focus_coverage", "unseen_focus", "top_dense")
 
 
 @dataclass(frozen=True)
@@ -42,9 +27,6 @@ class AbstentionModel:
         z = self.bias + sum(self.weights.get(name, 0.0) * values[name] for name in FEATURES)
         return 1.0 / (1.0 + math.exp(-max(min(z, 60.0), -60.0)))
 
-    def abstains(self, values: dict[str, float]) -> bool:
-        return self.probability(values) < self.threshold
-
     @classmethod
     def load(cls, path: Path = WEIGHTS_FILE) -> "AbstentionModel":
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -55,19 +37,15 @@ class AbstentionModel:
                                     "provenance": provenance}, indent=2) + "\n", encoding="utf-8")
 
 
-def fit(rows: Sequence[dict[str, float]], labels: Sequence[int], l2: float = 0.01,
-        steps: int = 5000, rate: float = 0.5) -> AbstentionModel:
-    """Plain gradient-descent logistic regression on standardized features (no extra dependency)."""
+def fit(rows: Sequence[dict[str, float]], labels: Sequence[int], c: float = 1.0) -> AbstentionModel:
+    """L2-regularized logistic regression (scikit-learn) on standardized features, returned on the
+    original feature scale."""
     import numpy as np
+    from sklearn.linear_model import LogisticRegression
 
     x = np.array([[row[name] for name in FEATURES] for row in rows], dtype=float)
-    y = np.array(labels, dtype=float)
     mean, std = x.mean(axis=0), x.std(axis=0) + 1e-9
-    z = (x - mean) / std
-    w, b = np.zeros(len(FEATURES)), 0.0
-    for _ in range(steps):
-        p = 1 / (1 + np.exp(-(z @ w + b)))
-        w -= rate * (z.T @ (p - y) / len(y) + l2 * w)
-        b -= rate * float((p - y).mean())
-    raw = w / std  # back to the original feature scale
-    return AbstentionModel({n: float(v) for n, v in zip(FEATURES, raw)}, float(b - (raw * mean).sum()))
+    model = LogisticRegression(C=c).fit((x - mean) / std, np.array(labels))
+    raw = model.coef_[0] / std
+    return AbstentionModel({n: float(v) for n, v in zip(FEATURES, raw)},
+                           float(model.intercept_[0] - (raw * mean).sum()))

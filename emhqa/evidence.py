@@ -1,20 +1,44 @@
-"""Sentence-level evidence for a question: how well each retrieved sentence matches it.
+"""Sentence-level evidence for a question: which retrieved sentences answer it, and how well.
 
-Shared by the extractive generator (which sentences to quote) and by abstention (is anything
-relevant at all). Sentence vectors come from the index, so a question costs one embedding.
+One place for scoring: ``assess`` picks the sentences that answer each part of the question
+(the extractive answer) and measures how well they cover what was asked (abstention's features);
+``score`` rates sentences against any text (the LLM verifier's support check). Sentence vectors
+come from the index, so a question costs one embedding per part.
+
+How an answer is chosen (README, "How it works"):
+- a sentence's value for a part is its similarity to the part with the corpus topic direction
+  removed (in a one-topic corpus every sentence is "about EMH") plus the share of the part's
+  *focus* weight it contains (its section title counts: an FAQ question, "Findings");
+- a question that names a case report is answered from that report only;
+- each part gets its best sentence and the close runners-up of the same passage; a sentence that
+  opens with a pronoun or connective ("It", "These", "Hence") brings its antecedent sentence, and
+  an indented list item brings its parent item, when they were retrieved.
 """
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from .index import Index
+from .query import Query, QueryAnalyzer
 from .text import tokens
 from .types import Passage, Span
+
+# A sentence that cannot stand alone: it needs the sentence before it.
+_DANGLING = re.compile(r"^(it|its|this|these|those|they|their|such|he|his|she|her|hence|thus|therefore|"
+                       r"otherwise|additionally|moreover|however|also|furthermore|consequently|the latter)\b",
+                       re.IGNORECASE)
+# Reference lists answer only questions about the literature.
+_REFERENCES = re.compile(r"reference|bibliograph|literature", re.IGNORECASE)
+_LITERATURE = frozenset(tokens("paper papers article articles reference references author authors journal "
+                               "published publication study studies literature review cite citation source"))
+_LIST_LINE = re.compile(r"^([ \t]*)(?:[\u2022\u25cf\u25aa*\-–]|\d+\.)\s")
 
 
 @dataclass(frozen=True)
@@ -26,18 +50,43 @@ class ScoredSentence:
     score: float
 
 
-class Evidence:
-    """IDF weights over the indexed chunks, and sentence scoring against a question."""
+@dataclass(frozen=True)
+class Assessment:
+    """The answer sentences chosen for a question, and the evidence abstention weighs."""
 
-    def __init__(self, index: Index, overlap_weight: float = 0.3):
-        self.index = index
-        self.overlap_weight = overlap_weight
+    query: Query
+    answer: tuple[ScoredSentence, ...]  # in reading order, antecedents and parents included
+    features: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """How answer sentences are chosen; set on the tuning half of eval/dev.jsonl (EVALUATION.md)."""
+
+    focus_weight: float = 1.0  # weight of focus overlap next to the topic-free similarity
+    runner_up_margin: float = 0.15  # a same-passage runner-up within this of the best joins it
+    max_sentences: int = 3  # per part, antecedents and parents not counted
+    min_words: int = 4  # shorter lines (bare labels) are quoted only when nothing longer was retrieved
+
+
+class Evidence:
+    """IDF weights over the indexed chunks, a topic-free sentence space, and answer selection."""
+
+    def __init__(self, index: Index, analyzer: QueryAnalyzer, encoder, texts: dict[str, str],
+                 selection: Selection = Selection(), overlap_weight: float = 0.3):
+        self.index, self.analyzer, self.encoder, self.texts = index, analyzer, encoder, texts
+        self.selection, self.overlap_weight = selection, overlap_weight
         self._chunk_terms = [frozenset(tokens(c.embed_text)) for c in index.chunks]
         df = Counter(t for terms in self._chunk_terms for t in terms)
         n = max(len(index.chunks), 1)
         self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
         self.unseen_idf = math.log(1 + (n + 0.5) / 0.5)
         self._terms: dict[int, list[frozenset[str]]] = {}  # chunk id -> its sentences' terms, filled on use
+        vectors = index.sentence_vectors
+        centre = vectors.mean(axis=0) if len(vectors) else np.zeros(index.dense.d, dtype=np.float32)
+        self.topic = centre / (np.linalg.norm(centre) or 1.0)
+        self._residual = self.topic_free(vectors) if len(vectors) else vectors
+        self.assess = lru_cache(maxsize=1024)(self._assess)
 
     def chunk_terms(self, chunk_id: int) -> frozenset[str]:
         return self._chunk_terms[chunk_id]
@@ -48,8 +97,8 @@ class Evidence:
             self._terms[chunk_id] = [frozenset(tokens(f"{chunk.section} {s.text}")) for s in chunk.sentences]
         return self._terms[chunk_id]
 
-    def weights(self, question: str) -> dict[str, float]:
-        return {t: self.idf.get(t, self.unseen_idf) for t in set(tokens(question))}
+    def weights(self, terms) -> dict[str, float]:
+        return {t: self.idf.get(t, self.unseen_idf) for t in set(terms)}
 
     def overlap(self, weights: dict[str, float], present: frozenset[str]) -> float:
         """Share of the weighted question terms found among ``present`` terms."""
@@ -59,12 +108,20 @@ class Evidence:
         return sum(w for t, w in weights.items() if t in present) / total
 
     def unseen_share(self, weights: dict[str, float]) -> float:
-        """Share of the question's term weight on words the corpus never uses."""
+        """Share of the term weight on words the corpus never uses."""
         total = sum(weights.values())
         return sum(w for t, w in weights.items() if t not in self.idf) / total if total else 1.0
 
-    def score(self, question: str, query: np.ndarray, passages: Sequence[Passage]) -> list[ScoredSentence]:
-        weights = self.weights(question)
+    def topic_free(self, vectors: np.ndarray) -> np.ndarray:
+        """Unit vectors with the corpus's mean sentence direction projected out."""
+        rest = vectors - np.outer(vectors @ self.topic, self.topic) if vectors.ndim == 2 \
+            else vectors - (vectors @ self.topic) * self.topic
+        norms = np.linalg.norm(rest, axis=-1, keepdims=rest.ndim == 2)
+        return rest / np.maximum(norms, 1e-9)
+
+    def score(self, text: str, query: np.ndarray, passages: Sequence[Passage]) -> list[ScoredSentence]:
+        """Every sentence of the passages rated against ``text`` (plain cosine and all its words)."""
+        weights = self.weights(tokens(text))
         scored = []
         for rank, passage in enumerate(passages):
             sims = self.index.sentence_rows(passage.chunk.id) @ query
@@ -73,3 +130,101 @@ class Evidence:
                 scored.append(ScoredSentence(rank, sentence, float(sim), overlap,
                                              float(sim) + self.overlap_weight * overlap))
         return scored
+
+    # -- choosing the answer -------------------------------------------------------------------
+
+    def _rows(self, chunk_id: int) -> np.ndarray:
+        offsets = self.index.sentence_offsets
+        return self._residual[offsets[chunk_id]:offsets[chunk_id + 1]]
+
+    def _part_scores(self, text: str, focus: frozenset[str], passages: Sequence[Passage],
+                     allowed: Sequence[int]) -> list[ScoredSentence]:
+        query = self.topic_free(self.encoder.encode_query(text))
+        weights = self.weights(focus)
+        scored = []
+        for rank in allowed:
+            chunk = passages[rank].chunk
+            sims = self._rows(chunk.id) @ query
+            for sentence, sim, terms in zip(chunk.sentences, sims, self.sentence_terms(chunk.id)):
+                overlap = self.overlap(weights, terms)
+                scored.append(ScoredSentence(rank, sentence, float(sim), overlap,
+                                             float(sim) + self.selection.focus_weight * overlap))
+        return scored
+
+    def _choose(self, scored: list[ScoredSentence]) -> list[ScoredSentence]:
+        """The best sentence and its close runners-up of the same passage."""
+        full = [s for s in scored if len(s.sentence.text.split()) >= self.selection.min_words] or scored
+        if not full:
+            return []
+        ranked = sorted(full, key=lambda s: (-s.score, s.passage, s.sentence.start))
+        best = ranked[0]
+        chosen = [best]
+        for candidate in ranked[1:]:
+            if len(chosen) >= self.selection.max_sentences:
+                break
+            if candidate.passage == best.passage and candidate.score >= best.score - self.selection.runner_up_margin:
+                chosen.append(candidate)
+        return chosen
+
+    def _context(self, sentence: ScoredSentence, passages: Sequence[Passage]) -> list[ScoredSentence]:
+        """The retrieved sentences ``sentence`` needs to be understood: the sentence before it when it
+        opens with a pronoun or connective, the parent item of an indented list item."""
+        chunk = passages[sentence.passage].chunk
+        text = self.texts.get(chunk.source, "")
+        needed: list[Span] = []
+        position = next(i for i, s in enumerate(chunk.sentences) if s == sentence.sentence)
+        if _DANGLING.match(sentence.sentence.text) and position > 0:
+            needed.append(chunk.sentences[position - 1])
+        line_start = text.rfind("\n", 0, sentence.sentence.start) + 1
+        item = _LIST_LINE.match(text, line_start)
+        if item and item.end() <= sentence.sentence.start + 1 and len(item.group(1)) > 0:
+            parent = self._parent_item(text, line_start, len(item.group(1)))
+            needed += [s for s in chunk.sentences[:position] if parent is not None and s.start == parent]
+        return [ScoredSentence(sentence.passage, span, sentence.similarity, sentence.overlap, sentence.score)
+                for span in needed]
+
+    @staticmethod
+    def _parent_item(text: str, line_start: int, indent: int) -> int | None:
+        """Offset of the text of the nearest list item above, indented less than ``indent``."""
+        end = line_start - 1
+        while end > 0:
+            start = text.rfind("\n", 0, end) + 1
+            item = _LIST_LINE.match(text, start, end)
+            if not text[start:end].strip():
+                return None
+            if item and len(item.group(1)) < indent:
+                return item.end() + len(text[item.end():end]) - len(text[item.end():end].lstrip())
+            end = start - 1
+        return None
+
+    def _assess(self, question: str, passages: tuple[Passage, ...]) -> Assessment:
+        query = self.analyzer.analyze(question)
+        literature = bool(query.focus & _LITERATURE)
+        allowed = [i for i, p in enumerate(passages) if query.document in (None, p.chunk.source)
+                   and (literature or not _REFERENCES.search(p.chunk.section))]
+        chosen: dict[tuple[int, int], ScoredSentence] = {}
+        best_per_part: list[ScoredSentence] = []
+        for part in query.parts:
+            scored = self._part_scores(part.asked, part.focus, passages, allowed)
+            picked = self._choose(scored)
+            if picked:
+                best_per_part.append(picked[0])
+            for sentence in picked:
+                for needed in [*self._context(sentence, passages), sentence]:
+                    chosen.setdefault((needed.passage, needed.sentence.start), needed)
+        answer = tuple(sorted(chosen.values(), key=lambda s: (s.passage, s.sentence.start)))
+        return Assessment(query, answer, self._features(query, passages, answer, best_per_part))
+
+    def _features(self, query: Query, passages: Sequence[Passage], answer: Sequence[ScoredSentence],
+                  best: Sequence[ScoredSentence]) -> dict[str, float]:
+        focus = self.weights(query.focus)
+        terms = [self.sentence_terms(passages[s.passage].chunk.id)[passages[s.passage].chunk.sentences.index(s.sentence)]
+                 for s in answer]
+        covered = frozenset().union(*terms) if terms else frozenset()
+        return {
+            "best_similarity": min((s.similarity for s in best), default=0.0),
+            "best_overlap": min((s.overlap for s in best), default=0.0),
+            "focus_coverage": self.overlap(focus, covered),
+            "unseen_focus": self.unseen_share(focus),
+            "top_dense": max((p.dense_score for p in passages), default=0.0),
+        }

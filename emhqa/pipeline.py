@@ -5,7 +5,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from .abstention import AbstentionModel, features
+from .abstention import AbstentionModel
 from .config import MAX_QUESTION_CHARS, Config
 from .corpus import load_corpus
 from .embedding import shared_embedder
@@ -13,6 +13,7 @@ from .errors import EmhqaError, GeneratorError, QuestionError
 from .evidence import Evidence
 from .generation import Draft, Generator, available, make_generator
 from .index import Index, Progress, open_index
+from .query import QueryAnalyzer
 from .retrieval import Exclude, HybridRetriever, Mode
 from .text import clean_question
 from .types import NOT_COVERED, Answer, Citation, Passage
@@ -72,8 +73,9 @@ class QA:
     def __init__(self, config: Config, index: Index, encoder, texts: dict[str, str],
                  generator: str = "extractive", abstention: AbstentionModel | None = None):
         self.config, self.index, self.encoder, self.texts = config, index, encoder, texts
-        self.retriever = HybridRetriever(index, encoder, config)
-        self.evidence = Evidence(index)
+        self.analyzer = QueryAnalyzer(index)
+        self.retriever = HybridRetriever(index, encoder, config, analyzer=self.analyzer)
+        self.evidence = Evidence(index, self.analyzer, encoder, texts)
         self.abstention = abstention or AbstentionModel.load()
         self.default_generator = generator
         self._generators: dict[str, Generator] = {}
@@ -107,13 +109,12 @@ class QA:
             raise QuestionError("k must be between 1 and 50")
         retriever = self.retriever if mode == "hybrid" else self.retriever.with_mode(mode)
         passages = retriever.retrieve(question, k, exclude)
-        # Sentences are scored against the question as asked: the expanded abbreviations would
-        # make every sentence that merely names the topic look relevant.
-        scored = self.evidence.score(question, self.encoder.encode_query(question), passages)
-        signals = features(question, passages, scored, self.evidence)
+        assessment = self.evidence.assess(question, tuple(passages))
+        signals = assessment.features
         probability = self.abstention.probability(signals)
         details = {"answerable_probability": round(probability, 4), "features": signals,
-                   "generator": generator or self.default_generator, "mode": mode}
+                   "generator": generator or self.default_generator, "mode": mode,
+                   "answered_as": assessment.query.text, "case": assessment.query.document}
         if not passages or probability < self.abstention.threshold:
             return self._abstention(question, passages, details, started)
         draft = self._generate(generator or self.default_generator, question, passages, on_token)

@@ -10,7 +10,8 @@ import numpy as np
 
 from .config import Config
 from .index import Index, index_vectors
-from .text import expand_abbreviations, find_abbreviations, tokens
+from .query import QueryAnalyzer
+from .text import tokens
 from .types import Chunk, Passage
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -25,34 +26,23 @@ class QueryEncoder(Protocol):
         """The unit-length vector of one question."""
 
 
-class Retriever(Protocol):
-    def retrieve(self, question: str, k: int, exclude: Exclude | None = None) -> list[Passage]:
-        """The ``k`` best passages for ``question``, best first."""
-
-
 class HybridRetriever:
     """Dense and lexical rankings over the same chunks, fused with weighted reciprocal ranks."""
 
-    def __init__(self, index: Index, encoder: QueryEncoder, config: Config, mode: Mode = "hybrid"):
+    def __init__(self, index: Index, encoder: QueryEncoder, config: Config, mode: Mode = "hybrid",
+                 analyzer: QueryAnalyzer | None = None):
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
         self.index, self.encoder, self.config, self.mode = index, encoder, config, mode
+        self.analyzer = analyzer or QueryAnalyzer(index)
         self._bm25 = bm25s.BM25()
         self._bm25.index([tokens(c.embed_text) or [""] for c in index.chunks], show_progress=False)
-        self.abbreviations: dict[str, str] = {}
-        for chunk in index.chunks:
-            for short, long_form in find_abbreviations(chunk.text).items():
-                self.abbreviations.setdefault(short, long_form)
         self._vectors = index_vectors(index.dense)
 
     def with_mode(self, mode: Mode) -> "HybridRetriever":
         other = object.__new__(HybridRetriever)
         other.__dict__.update(self.__dict__, mode=mode)
         return other
-
-    def expand(self, question: str) -> str:
-        """The question with the long forms of corpus-defined abbreviations (EMH) appended."""
-        return expand_abbreviations(question, self.abbreviations)
 
     def _allowed(self, exclude: Exclude | None) -> np.ndarray:
         return np.array([not exclude(c) for c in self.index.chunks], dtype=bool) if exclude \
@@ -68,22 +58,36 @@ class HybridRetriever:
         terms = [t for t in tokens(question) if t in self._bm25.vocab_dict]
         return self._bm25.get_scores(terms) if terms else np.zeros(len(self.index.chunks))
 
-    def retrieve(self, question: str, k: int, exclude: Exclude | None = None) -> list[Passage]:
-        if not self.index.chunks or k < 1:
-            return []
-        allowed = self._allowed(exclude)
-        depth = max(self.config.candidates, k)
-        question = self.expand(question)
+    def _fused(self, question: str, keywords: str, allowed: np.ndarray, depth: int,
+               fused: dict[int, float]) -> None:
+        """Add one question's weighted reciprocal ranks (dense and lexical) to ``fused``."""
         query = self.encoder.encode_query(question)
-        lexical = self._lexical_scores(question)
-        fused: dict[int, float] = {}
         if self.mode != "lexical":
             for rank, i in enumerate(self._dense_ranking(query, allowed, depth)):
                 fused[i] = fused.get(i, 0.0) + self.config.dense_weight / (self.config.rrf_k + rank + 1)
         if self.mode != "dense":
+            lexical = self._lexical_scores(keywords)
             order = [int(i) for i in np.argsort(-lexical, kind="stable") if lexical[i] > 0 and allowed[i]]
             for rank, i in enumerate(order[:depth]):
                 fused[i] = fused.get(i, 0.0) + self.config.lexical_weight / (self.config.rrf_k + rank + 1)
+
+    def retrieve(self, question: str, k: int, exclude: Exclude | None = None) -> list[Passage]:
+        """The ``k`` best chunks: every part of a several-part question votes, and a question that
+        names a case report gets that report's chunks first."""
+        if not self.index.chunks or k < 1:
+            return []
+        allowed = self._allowed(exclude)
+        depth = max(self.config.candidates, k)
+        analysed = self.analyzer.analyze(question)
+        fused: dict[int, float] = {}
+        for search, keywords in zip(analysed.searches, analysed.keywords):
+            self._fused(search, keywords, allowed, depth, fused)
+        if analysed.document:
+            for i, chunk in enumerate(self.index.chunks):
+                if chunk.source == analysed.document and allowed[i]:
+                    fused[i] = fused.get(i, 0.0) + len(analysed.searches)
         best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
+        query = self.encoder.encode_query(analysed.searches[0])
+        lexical = self._lexical_scores(analysed.keywords[0])
         return [Passage(self.index.chunks[i], fused[i], float(self._vectors[i] @ query), float(lexical[i]))
                 for i in best]

@@ -21,8 +21,7 @@ ENTRY_POINT_GROUP = "emhqa.generators"
 def _extractive(**resources) -> Generator:
     from .extractive import ExtractiveGenerator
 
-    return ExtractiveGenerator(resources["evidence"], resources["encoder"],
-                               max_sentences=resources["config"].max_answer_sentences)
+    return ExtractiveGenerator(resources["evidence"])
 
 
 def _llm(**resources) -> Generator:

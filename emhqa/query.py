@@ -1,0 +1,157 @@
+"""What a question asks: shorthand spelled out, typos corrected, split into its parts, each part's
+*focus* (what is asked) told apart from its *context* (the corpus topic and the case it names).
+
+Everything here is derived from the index, so a new document brings its own vocabulary, topic and
+case identity:
+- the **topic** is the words every document title shares ("extramedullary hematopoiesis") and the
+  abbreviations the corpus defines for them (EMH): in a single-topic corpus they say nothing about
+  which sentence answers;
+- a **case identity** is a case report's title, publisher and presentation sections (History,
+  Clinical Summary, Patient's Information): the words a user names a patient by ("the 30-year-old
+  with beta thalassemia", "the URMC case");
+- a question **names a case** when it refers to a patient and uses identity words of exactly one
+  case report.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import fuzz, process
+
+from .index import Index
+from .shorthand import expand_shorthand
+from .text import expand_abbreviations, find_abbreviations, tokens
+
+IDENTITY_SECTIONS = frozenset({"history", "clinical summary", "patient's information", "patient information",
+                               "presentation", "case section"})
+_PATIENT = re.compile(r"\b(patient|case|man|male|guy|gentleman|boy|woman|female|lady|girl|he|his|him|"
+                      r"she|her|year-old|years? old)\b", re.IGNORECASE)  # one patient, not "patients"
+# Where one question asks two things: "What causes it, and how is it treated?", "... ? And ...".
+_QUESTION_WORD = r"(?:what|how|why|when|where|which|who|whose|is|are|was|were|does|do|did|can|could|should|will|has|have)"
+_PART_BREAK = re.compile(r"\?\s+(?=\S)|;\s*|,?\s+(?:and|&|plus|also)\s+(?=" + _QUESTION_WORD + r"\b)", re.IGNORECASE)
+# Words that ask rather than say what is asked about.
+_ASKING = frozenset(tokens("tell explain describe know please like mean meant typical usual usually"))
+_PATIENT_WORDS = frozenset(tokens(_PATIENT.pattern.replace("|", " ")))
+# Words of any case's presentation that name no case in particular.
+_GENERIC = frozenset(tokens("case report history clinical summary patient information presentation present "
+                            "gender age year old years man male woman female he his him she her system"))
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One thing the question asks: its words, what is embedded to compare it with sentences (its
+    words without the case's identity), and the tokens that say what is asked."""
+
+    text: str
+    asked: str
+    focus: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question analysed against the corpus."""
+
+    asked: str  # as typed (control characters and white space cleaned)
+    text: str  # shorthand spelled out, typos corrected
+    searches: tuple[str, ...]  # what retrieval sees: the whole question, then each part of several,
+    # with the long forms of the corpus abbreviations they use (dense search)
+    keywords: tuple[str, ...]  # the same without the topic words (lexical search): in a one-topic
+    # corpus "extramedullary hematopoiesis" would rank the FAQ's question titles first
+    parts: tuple[Part, ...]
+    context: frozenset[str]  # the topic tokens and the tokens that named the case
+    document: str | None  # the case report the question names, if any
+
+    @property
+    def focus(self) -> frozenset[str]:
+        return frozenset().union(*(p.focus for p in self.parts))
+
+
+class QueryAnalyzer:
+    """Analyses questions against one index; ``analyze`` is cached and thread-safe."""
+
+    def __init__(self, index: Index, sections: dict[tuple[str, str], str] | None = None):
+        self.abbreviations: dict[str, str] = {}
+        for chunk in index.chunks:
+            for short, long_form in find_abbreviations(chunk.text).items():
+                self.abbreviations.setdefault(short, long_form)
+        documents = index.manifest["documents"]
+        titles = [frozenset(tokens(d["title"])) for d in documents]
+        topic = frozenset.intersection(*titles) if len(titles) > 1 else frozenset()
+        topic |= {short for short, long_form in self.abbreviations.items()
+                  if set(tokens(long_form)) <= topic and topic}
+        self.topic = frozenset(tokens(" ".join(topic))) | topic
+        self.naming = self._naming(self._identities(index, documents))
+        counts = Counter(w.lower() for c in index.chunks for w in _WORD.findall(f"{c.section} {c.text}"))
+        counts.update(w.lower() for d in documents for w in _WORD.findall(f"{d['title']} {d.get('publisher') or ''}"))
+        self.words = sorted(counts)
+        self.known = frozenset(t for w in self.words for t in tokens(w))
+        self.analyze = lru_cache(maxsize=4096)(self._analyze)
+
+    def _identities(self, index: Index, documents: list[dict]) -> dict[str, frozenset[str]]:
+        """Case source -> the tokens of its title, publisher and presentation sections."""
+        raw: dict[str, set[str]] = {}
+        for d in documents:
+            if d["kind"] == "case":
+                raw[d["source"]] = set(tokens(f"{d['title']} {d.get('publisher') or ''}"))
+        for chunk in index.chunks:
+            if chunk.source in raw and chunk.section.lower() in IDENTITY_SECTIONS:
+                raw[chunk.source].update(tokens(chunk.text))
+        return {source: frozenset(terms) - self.topic for source, terms in raw.items()}
+
+    @staticmethod
+    def _naming(identities: dict[str, frozenset[str]]) -> dict[str, frozenset[str]]:
+        """Case source -> the identity tokens that name it and no other case."""
+        shared = Counter(t for terms in identities.values() for t in terms)
+        return {source: frozenset(t for t in terms if shared[t] == 1) - _GENERIC
+                for source, terms in identities.items()}
+
+    def correct(self, text: str) -> str:
+        """Words the corpus never uses replaced by a corpus word one or two typos away."""
+        def fix(match: re.Match) -> str:
+            word = match.group()
+            lower = word.lower()
+            if len(lower) < 5 or all(t in self.known for t in tokens(lower)):
+                return word
+            best = process.extractOne(lower, self.words, scorer=fuzz.ratio, score_cutoff=88)
+            return best[0] if best else word
+        return _WORD.sub(fix, text)
+
+    def document_named(self, text: str, terms: frozenset[str]) -> str | None:
+        """The one case report whose identity the question uses while referring to a patient."""
+        if not _PATIENT.search(text):
+            return None
+        hits = {source: len(terms & naming) for source, naming in self.naming.items()}
+        best = max(hits.values(), default=0)
+        named = [source for source, n in hits.items() if n == best and n > 0]
+        return named[0] if len(named) == 1 else None
+
+    def _analyze(self, question: str) -> Query:
+        text = self.correct(expand_shorthand(question))
+        terms = frozenset(tokens(text))
+        document = self.document_named(text, terms)
+        identity = terms & self.naming[document] if document else frozenset()
+        context = self.topic | identity
+        pieces: list[str] = []
+        for piece in (p.strip() for p in _PART_BREAK.split(text)):
+            if pieces and not (frozenset(tokens(piece)) - context - _ASKING):
+                pieces[-1] = f"{pieces[-1]} {piece}"  # nothing asked of its own: part of the previous one
+            elif piece:
+                pieces.append(piece)
+        parts = tuple(Part(piece, _without(piece, identity) or piece,
+                           frozenset(tokens(piece)) - context - _ASKING - _PATIENT_WORDS) for piece in pieces)
+        if not any(p.focus for p in parts):  # "What is EMH?": the topic itself is asked about
+            parts = (Part(text, _without(text, identity) or text, terms - identity),)
+        searches = [text] + ([p.text for p in parts] if len(parts) > 1 else [])
+        lexical = tuple(" ".join(t for t in tokens(s) if t not in self.topic) for s in searches)
+        return Query(question, text, tuple(expand_abbreviations(s, self.abbreviations) for s in searches),
+                     lexical, parts, context, document)
+
+
+def _without(text: str, unwanted: frozenset[str]) -> str:
+    """``text`` without the words whose tokens are all unwanted; "" when no content word is left."""
+    kept = [w for w in text.split() if not (set(tokens(w)) and set(tokens(w)) <= unwanted)]
+    return " ".join(kept) if tokens(" ".join(kept)) else ""
