@@ -146,9 +146,9 @@ class QueryAnalyzer:
         if not any(p.focus for p in parts):  # "What is EMH?": the topic itself is asked about
             parts = (Part(text, _without(text, identity) or text, terms - identity),)
         searches = [text] + ([p.text for p in parts] if len(parts) > 1 else [])
-        lexical = tuple(" ".join(t for t in tokens(s) if t not in self.topic) for s in searches)
+        keywords = tuple(_without(s, self.topic) for s in searches)
         return Query(question, text, tuple(expand_abbreviations(s, self.abbreviations) for s in searches),
-                     lexical, parts, context, document)
+                     keywords, parts, context, document)
 
 
 def _without(text: str, unwanted: frozenset[str]) -> str:

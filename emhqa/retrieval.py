@@ -38,6 +38,8 @@ class HybridRetriever:
         self._bm25 = bm25s.BM25()
         self._bm25.index([tokens(c.embed_text) or [""] for c in index.chunks], show_progress=False)
         self._vectors = index_vectors(index.dense)
+        centre = self._vectors.mean(axis=0) if len(self._vectors) else np.zeros(index.dense.d, dtype=np.float32)
+        self._topic = (centre / (np.linalg.norm(centre) or 1.0)).astype(np.float32)
 
     def with_mode(self, mode: Mode) -> "HybridRetriever":
         other = object.__new__(HybridRetriever)
@@ -62,7 +64,8 @@ class HybridRetriever:
                fused: dict[int, float]) -> None:
         """Add one question's weighted reciprocal ranks (dense and lexical) to ``fused``."""
         query = self.encoder.encode_query(question)
-        if self.mode != "lexical":
+        if self.mode != "lexical":  # the corpus's mean direction taken out: every chunk is "about EMH"
+            query = query - float(query @ self._topic) * self._topic
             for rank, i in enumerate(self._dense_ranking(query, allowed, depth)):
                 fused[i] = fused.get(i, 0.0) + self.config.dense_weight / (self.config.rrf_k + rank + 1)
         if self.mode != "dense":
