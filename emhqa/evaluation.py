@@ -267,26 +267,38 @@ def to_table(report: dict) -> str:
 
 
 def tune_abstention(qa, save_to: Path | None = None) -> dict:
-    """Fit the abstention model on the tuning half of the dev set only, pick the threshold that
-    maximizes balanced accuracy there, and optionally save it (with provenance)."""
+    """Fit the abstention model on the tuning half of the dev set only (answerable or not), then pick
+    the threshold that maximizes the mean of answer correctness (answerable questions) and near-topic
+    refusal, among the thresholds that refuse every off-topic question; optionally save it."""
     from .abstention import AbstentionModel, fit
 
     items = load_gold(qa, ("dev", *UNANSWERABLE), split="tune").items
-    rows = [qa.ask(item.question).details["features"] for item in items]
-    labels = [int(item.answerable) for item in items]
-    model = fit(rows, labels)
+    saved, qa.abstention = qa.abstention, AbstentionModel({}, 60.0)  # answer everything: see each answer
+    try:
+        answers = [qa.ask(item.question) for item in items]
+    finally:
+        qa.abstention = saved
+    rows = [a.details["features"] for a in answers]
+    correct = [score(item, a)["correct"] for item, a in zip(items, answers)]
+    model = fit(rows, [int(item.answerable) for item in items])
     probabilities = [model.probability(row) for row in rows]
 
-    def balanced(threshold: float) -> tuple[float, float]:
-        has = [p >= threshold for p, y in zip(probabilities, labels) if y]
-        no = [p < threshold for p, y in zip(probabilities, labels) if not y]
-        return (sum(has) / len(has) + sum(no) / len(no)) / 2, sum(has) / len(has)
+    def shares(threshold: float) -> dict[str, float]:
+        def share(regime: str, good) -> float:
+            chosen = [(p, c) for item, p, c in zip(items, probabilities, correct) if item.regime == regime]
+            return sum(good(p, c) for p, c in chosen) / len(chosen) if chosen else 1.0
+        return {"correct": share("dev", lambda p, c: p >= threshold and c),
+                "near_refused": share("near-topic", lambda p, c: p < threshold),
+                "off_refused": share("off-topic", lambda p, c: p < threshold)}
 
-    threshold = max(sorted(set(probabilities)), key=lambda t: balanced(t))
+    def value(threshold: float) -> float:
+        s = shares(threshold)
+        return (s["correct"] + s["near_refused"]) / 2 if s["off_refused"] == 1.0 else -1.0
+
+    threshold = max(sorted(set(probabilities)), key=value)
     model = AbstentionModel(model.weights, model.bias, threshold)
-    accuracy, answered = balanced(threshold)
-    summary = {"tuning_questions": len(items), "answerable": sum(labels), "threshold": threshold,
-               "balanced_accuracy": accuracy, "answerable_answered": answered}
+    summary = {"tuning_questions": len(items), "answerable": sum(i.answerable for i in items),
+               "threshold": threshold, **shares(threshold)}
     if save_to:
         model.save(save_to, {"fitted_on": "eval/dev.jsonl split=tune", **summary})
     return summary

@@ -66,7 +66,7 @@ class Selection:
     focus_weight: float = 1.0  # weight of focus overlap next to the topic-free similarity
     runner_up_margin: float = 0.15  # a same-passage runner-up within this of the best joins it
     max_sentences: int = 3  # per part, antecedents and parents not counted
-    min_words: int = 4  # shorter lines (bare labels) are quoted only when nothing longer was retrieved
+    min_words: int = 2  # one-word lines are quoted only when nothing longer was retrieved
 
 
 class Evidence:
@@ -82,6 +82,7 @@ class Evidence:
         self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
         self.unseen_idf = math.log(1 + (n + 0.5) / 0.5)
         self._terms: dict[int, list[frozenset[str]]] = {}  # chunk id -> its sentences' terms, filled on use
+        self._labels = self._find_labels()
         vectors = index.sentence_vectors
         centre = vectors.mean(axis=0) if len(vectors) else np.zeros(index.dense.d, dtype=np.float32)
         self.topic = centre / (np.linalg.norm(centre) or 1.0)
@@ -92,10 +93,33 @@ class Evidence:
         return self._chunk_terms[chunk_id]
 
     def sentence_terms(self, chunk_id: int) -> list[frozenset[str]]:
+        """Each sentence's tokens with its section title's and its label's (see ``labels``)."""
         if chunk_id not in self._terms:
             chunk = self.index.chunks[chunk_id]
-            self._terms[chunk_id] = [frozenset(tokens(f"{chunk.section} {s.text}")) for s in chunk.sentences]
+            self._terms[chunk_id] = [frozenset(tokens(f"{chunk.section} {self._labels.get((chunk.source, s.start), '')} "
+                                                      f"{s.text}")) for s in chunk.sentences]
         return self._terms[chunk_id]
+
+    def _find_labels(self) -> dict[tuple[str, int], str]:
+        """(source, sentence start) -> the short label line the parser left out above it and the
+        sentences that follow it directly ("Synonyms" above "Extramedullary erythropoiesis")."""
+        labels: dict[tuple[str, int], str] = {}
+        previous: tuple[str, str, int] | None = None  # source, section, end of the last sentence
+        label = ""
+        for chunk in self.index.chunks:
+            text = self.texts.get(chunk.source, "")
+            for sentence in chunk.sentences:
+                same = previous is not None and previous[:2] == (chunk.source, chunk.section)
+                gap = text[previous[2]:sentence.start].strip() if same else ""
+                if not same:
+                    label = ""
+                elif gap:
+                    label = gap if len(gap.split()) <= 4 and "\n" not in gap and re.search("[A-Za-z]{3}", gap) \
+                        and not gap.endswith(".") else ""
+                if label:
+                    labels[(chunk.source, sentence.start)] = label
+                previous = (chunk.source, chunk.section, sentence.end)
+        return labels
 
     def weights(self, terms) -> dict[str, float]:
         return {t: self.idf.get(t, self.unseen_idf) for t in set(terms)}

@@ -14,6 +14,7 @@ case identity:
 """
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -85,6 +86,9 @@ class QueryAnalyzer:
                   if set(tokens(long_form)) <= topic and topic}
         self.topic = frozenset(tokens(" ".join(topic))) | topic
         self.naming = self._naming(self._identities(index, documents))
+        chunk_df = Counter(t for c in index.chunks for t in set(tokens(f"{c.section} {c.text}")))
+        self.rarity = {t: math.log((len(index.chunks) + 1) / (chunk_df[t] + 0.5))
+                       for terms in self.naming.values() for t in terms}
         counts = Counter(w.lower() for c in index.chunks for w in _WORD.findall(f"{c.section} {c.text}"))
         counts.update(w.lower() for d in documents for w in _WORD.findall(f"{d['title']} {d.get('publisher') or ''}"))
         self.words = sorted(counts)
@@ -124,8 +128,8 @@ class QueryAnalyzer:
         """The one case report whose identity the question uses while referring to a patient."""
         if not _PATIENT.search(text):
             return None
-        hits = {source: len(terms & naming) for source, naming in self.naming.items()}
-        best = max(hits.values(), default=0)
+        hits = {source: sum(self.rarity[t] for t in terms & naming) for source, naming in self.naming.items()}
+        best = max(hits.values(), default=0.0)
         named = [source for source, n in hits.items() if n == best and n > 0]
         return named[0] if len(named) == 1 else None
 
@@ -134,9 +138,11 @@ class QueryAnalyzer:
         terms = frozenset(tokens(text))
         document = self.document_named(text, terms)
         identity = terms & self.naming[document] if document else frozenset()
-        context = self.topic | identity
+        statements = _statements(text)  # "I have thalassemia and they found lumps. Is that cancer?"
+        asked = text[len(statements):].strip() if statements else text
+        context = self.topic | identity | frozenset(tokens(statements))
         pieces: list[str] = []
-        for piece in (p.strip() for p in _PART_BREAK.split(text)):
+        for piece in (p.strip() for p in _PART_BREAK.split(asked)):
             if pieces and not (frozenset(tokens(piece)) - context - _ASKING):
                 pieces[-1] = f"{pieces[-1]} {piece}"  # nothing asked of its own: part of the previous one
             elif piece:
@@ -149,6 +155,15 @@ class QueryAnalyzer:
         keywords = tuple(_without(s, self.topic) for s in searches)
         return Query(question, text, tuple(expand_abbreviations(s, self.abbreviations) for s in searches),
                      keywords, parts, context, document)
+
+
+_STATEMENTS = re.compile(r"^(?:[^?]*?[.!])+\s+(?=[^.!?]*\?\s*$)")
+
+
+def _statements(text: str) -> str:
+    """The sentences before a closing question that are statements, not questions ("" if none)."""
+    match = _STATEMENTS.match(text)
+    return match.group() if match else ""
 
 
 def _without(text: str, unwanted: frozenset[str]) -> str:
