@@ -48,11 +48,14 @@ def show_answer(entry: dict, show_passages: bool) -> None:
     if answer.abstained:
         st.info("The sources do not cover this question, so there is no answer and no source.")
     else:
+        if answer.read_as:
+            st.caption("Read as: " + escape_markdown(answer.read_as))
         st.markdown(escape_markdown(answer.text))
         for citation, source in zip(answer.citations, entry["sources"]):
             st.markdown(f"**\\[{citation.marker}\\]** {escape_markdown(source['title'])} — "
-                        f"*{escape_markdown(citation.section)}*")
-            st.markdown("> " + escape_markdown(" ".join(citation.quote.split())))
+                        f"*{escape_markdown(citation.section)}* (characters {citation.start}–{citation.end})")
+            if not answer.shows_quote(citation):  # an extractive answer is its quotes: shown once
+                st.markdown("> " + escape_markdown(" ".join(citation.quote.split())))
             with st.expander(f"Full section, quote highlighted [{citation.marker}]"):
                 st.markdown(highlighted(*source["context"]))
     for warning in answer.details.get("warnings", ()):

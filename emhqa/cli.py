@@ -70,12 +70,14 @@ def _config(args):
 
 
 def _render(answer, titles: dict[str, str]) -> str:
-    lines = [answer.text, ""]
+    lines = ([f"(read as: {answer.read_as})"] if answer.read_as else []) + [answer.text, ""]
     lines += [f"Note: {warning}" for warning in answer.details.get("warnings", ()) if warning]
     if answer.citations:
         lines.append("Sources:")
-        lines += [f"[{c.marker}] {titles.get(c.source, c.source)} — {c.section}: \"{' '.join(c.quote.split())}\""
-                  for c in answer.citations]
+        for c in answer.citations:
+            quote = "" if answer.shows_quote(c) else f": \"{' '.join(c.quote.split())}\""
+            lines.append(f"[{c.marker}] {titles.get(c.source, c.source)} — {c.section} "
+                         f"({c.source}, characters {c.start}-{c.end}){quote}")
         lines.append("")
     lines.append(answer.notice)
     return "\n".join(lines)

@@ -38,6 +38,7 @@ class HybridRetriever:
         self._bm25 = bm25s.BM25()
         self._bm25.index([tokens(c.embed_text) or [""] for c in index.chunks], show_progress=False)
         self._vectors = index_vectors(index.dense)
+        self._headings = [frozenset(tokens(c.section)) for c in index.chunks]
         centre = self._vectors.mean(axis=0) if len(self._vectors) else np.zeros(index.dense.d, dtype=np.float32)
         self._topic = (centre / (np.linalg.norm(centre) or 1.0)).astype(np.float32)
 
@@ -85,10 +86,14 @@ class HybridRetriever:
         fused: dict[int, float] = {}
         for search, keywords in zip(analysed.searches, analysed.keywords):
             self._fused(search, keywords, allowed, depth, fused)
-        if analysed.document:
-            for i, chunk in enumerate(self.index.chunks):
-                if chunk.source == analysed.document and allowed[i]:
-                    fused[i] = fused.get(i, 0.0) + len(analysed.searches)
+        asked = frozenset(tokens(analysed.text))
+        for i, chunk in enumerate(self.index.chunks):
+            if not allowed[i]:
+                continue
+            if chunk.source == analysed.document:  # the case report the question names
+                fused[i] = fused.get(i, 0.0) + len(analysed.searches)
+            if self._headings[i] == asked:  # the question is this section's own heading (an FAQ entry)
+                fused[i] = fused.get(i, 0.0) + len(analysed.searches)
         best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
         query = self.encoder.encode_query(analysed.searches[0])
         lexical = self._lexical_scores(analysed.keywords[0])

@@ -95,6 +95,17 @@ class Answer:
     notice: str = NOT_MEDICAL_ADVICE
     details: dict[str, Any] = field(default_factory=dict, compare=False)
 
+    def shows_quote(self, citation: Citation) -> bool:
+        """Whether the answer text already holds the citation's quote word for word (an extractive
+        answer): then a display names the source without printing the same sentences twice."""
+        return " ".join(citation.quote.split()) in " ".join(self.text.split())
+
+    @property
+    def read_as(self) -> str | None:
+        """The question as emhqa read it (shorthand spelled out, typos corrected) when that differs."""
+        read = self.details.get("answered_as")
+        return read if read and read != self.question else None
+
     def to_dict(self) -> dict[str, Any]:
         return {"question": self.question, "answer": self.text, "abstained": self.abstained,
                 "notice": self.notice,
