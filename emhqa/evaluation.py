@@ -91,7 +91,6 @@ def load_gold(qa, regimes: Iterable[str] = REGIMES, dev_file: Path = DEV_FILE,
     return Gold(items, unanswered)
 
 
-_MARKED = re.compile(r"(.+?)\s*\[(\d+)\]")
 _MARKER = re.compile(r"\s*\[\d+\]")
 
 
@@ -103,7 +102,10 @@ def answer_words(answer: Answer) -> str:
 def verbatim_share(answer: Answer) -> float | None:
     """Share of answer sentences found verbatim (white space folded) in the quote they cite."""
     quotes = {c.marker: " ".join(c.quote.split()) for c in answer.citations}
-    claims = _MARKED.findall(answer.text)
+    if not quotes:
+        return None
+    # only the answer's own markers: corpus text may hold bracketed numbers of its own ("[19]")
+    claims = re.findall(r"(.+?)\s*\[(" + "|".join(str(m) for m in quotes) + r")\](?!\S)", answer.text)
     if not claims:
         return None
     supported = 0

@@ -27,8 +27,8 @@ def test_paraphrases_match_densely(qa):
 
 
 def test_abbreviations_defined_in_the_corpus_are_expanded(qa):
-    assert qa.retriever.abbreviations["emh"].lower() == "extramedullary hematopoiesis"
-    assert qa.retriever.expand("Define EMH.").lower() == "define emh. (extramedullary hematopoiesis)"
+    assert qa.analyzer.abbreviations["emh"].lower() == "extramedullary hematopoiesis"
+    assert qa.analyzer.analyze("Define EMH.").searches[0].lower() == "define emh. (extramedullary hematopoiesis)"
 
 
 def test_excluded_sections_are_never_returned(qa):
