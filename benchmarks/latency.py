@@ -131,7 +131,7 @@ def app_server_peak_rss(index_dir: Path) -> float | None:
             box.wait_for(timeout=180_000)
             box.fill("Do EMH masses calcify?")
             box.press("Enter")
-            page.locator("[data-testid='stChatMessage'] blockquote").first.wait_for(timeout=120_000)
+            page.get_by_text("characters", exact=False).first.wait_for(timeout=120_000)
             browser.close()
         status = Path(f"/proc/{server.pid}/status").read_text()
         return round(int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))) / 1024, 1)
