@@ -25,7 +25,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .index import Index
+from .index import Index, mean_direction, without_direction
 from .query import Query, QueryAnalyzer
 from .text import tokens
 from .types import Passage, Span
@@ -83,10 +83,8 @@ class Evidence:
         self.unseen_idf = math.log(1 + (n + 0.5) / 0.5)
         self._terms: dict[int, list[frozenset[str]]] = {}  # chunk id -> its sentences' terms, filled on use
         self._labels = self._find_labels()
-        vectors = index.sentence_vectors
-        centre = vectors.mean(axis=0) if len(vectors) else np.zeros(index.dense.d, dtype=np.float32)
-        self.topic = centre / (np.linalg.norm(centre) or 1.0)
-        self._residual = self.topic_free(vectors) if len(vectors) else vectors
+        self.topic = mean_direction(index.sentence_vectors)
+        self._residual = self.topic_free(index.sentence_vectors)
         self.assess = lru_cache(maxsize=1024)(self._assess)
 
     def chunk_terms(self, chunk_id: int) -> frozenset[str]:
@@ -138,8 +136,7 @@ class Evidence:
 
     def topic_free(self, vectors: np.ndarray) -> np.ndarray:
         """Unit vectors with the corpus's mean sentence direction projected out."""
-        rest = vectors - np.outer(vectors @ self.topic, self.topic) if vectors.ndim == 2 \
-            else vectors - (vectors @ self.topic) * self.topic
+        rest = without_direction(vectors, self.topic)
         norms = np.linalg.norm(rest, axis=-1, keepdims=rest.ndim == 2)
         return rest / np.maximum(norms, 1e-9)
 

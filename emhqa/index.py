@@ -94,6 +94,19 @@ def index_vectors(index: faiss.Index) -> np.ndarray:
     return index.reconstruct_n(0, index.ntotal)
 
 
+def mean_direction(vectors: np.ndarray) -> np.ndarray:
+    """The unit mean of a set of vectors: the corpus's topic direction (zeros for none)."""
+    if not len(vectors):
+        return np.zeros(vectors.shape[-1], dtype=np.float32)
+    centre = vectors.mean(axis=0)
+    return (centre / (np.linalg.norm(centre) or 1.0)).astype(np.float32)
+
+
+def without_direction(vectors: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    """``vectors`` (one or a matrix of rows) with their component along ``direction`` projected out."""
+    return vectors - np.multiply.outer(vectors @ direction, direction)
+
+
 def code_fingerprint() -> str:
     here = Path(__file__).parent
     return sha256(b"".join((here / name).read_bytes() for name in _BUILD_CODE))

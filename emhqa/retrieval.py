@@ -9,7 +9,7 @@ import bm25s
 import numpy as np
 
 from .config import Config
-from .index import Index, index_vectors
+from .index import Index, index_vectors, mean_direction, without_direction
 from .query import QueryAnalyzer
 from .text import tokens
 from .types import Chunk, Passage
@@ -39,8 +39,7 @@ class HybridRetriever:
         self._bm25.index([tokens(c.embed_text) or [""] for c in index.chunks], show_progress=False)
         self._vectors = index_vectors(index.dense)
         self._headings = [frozenset(tokens(c.section)) for c in index.chunks]
-        centre = self._vectors.mean(axis=0) if len(self._vectors) else np.zeros(index.dense.d, dtype=np.float32)
-        self._topic = (centre / (np.linalg.norm(centre) or 1.0)).astype(np.float32)
+        self._topic = mean_direction(self._vectors)
 
     def with_mode(self, mode: Mode) -> "HybridRetriever":
         other = object.__new__(HybridRetriever)
@@ -62,18 +61,19 @@ class HybridRetriever:
         return self._bm25.get_scores(terms) if terms else np.zeros(len(self.index.chunks))
 
     def _fused(self, question: str, keywords: str, allowed: np.ndarray, depth: int,
-               fused: dict[int, float]) -> None:
-        """Add one question's weighted reciprocal ranks (dense and lexical) to ``fused``."""
-        query = self.encoder.encode_query(question)
+               fused: dict[int, float]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Add one question's weighted reciprocal ranks (dense and lexical) to ``fused``; returns its
+        query vector and its BM25 scores (None when this mode did not compute them)."""
+        query, lexical = self.encoder.encode_query(question), None
         if self.mode != "lexical":  # the corpus's mean direction taken out: every chunk is "about EMH"
-            query = query - float(query @ self._topic) * self._topic
-            for rank, i in enumerate(self._dense_ranking(query, allowed, depth)):
+            for rank, i in enumerate(self._dense_ranking(without_direction(query, self._topic), allowed, depth)):
                 fused[i] = fused.get(i, 0.0) + self.config.dense_weight / (self.config.rrf_k + rank + 1)
         if self.mode != "dense":
             lexical = self._lexical_scores(keywords)
             order = [int(i) for i in np.argsort(-lexical, kind="stable") if lexical[i] > 0 and allowed[i]]
             for rank, i in enumerate(order[:depth]):
                 fused[i] = fused.get(i, 0.0) + self.config.lexical_weight / (self.config.rrf_k + rank + 1)
+        return query, lexical
 
     def retrieve(self, question: str, k: int, exclude: Exclude | None = None) -> list[Passage]:
         """The ``k`` best chunks: every part of a several-part question votes, and a question that
@@ -84,7 +84,8 @@ class HybridRetriever:
         depth = max(self.config.candidates, k)
         analysed = self.analyzer.analyze(question)
         fused: dict[int, float] = {}
-        for search, keywords in zip(analysed.searches, analysed.keywords):
+        query, lexical = self._fused(analysed.searches[0], analysed.keywords[0], allowed, depth, fused)
+        for search, keywords in zip(analysed.searches[1:], analysed.keywords[1:]):
             self._fused(search, keywords, allowed, depth, fused)
         asked = frozenset(tokens(analysed.text))
         for i, chunk in enumerate(self.index.chunks):
@@ -95,7 +96,7 @@ class HybridRetriever:
             if self._headings[i] == asked:  # the question is this section's own heading (an FAQ entry)
                 fused[i] = fused.get(i, 0.0) + len(analysed.searches)
         best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
-        query = self.encoder.encode_query(analysed.searches[0])
-        lexical = self._lexical_scores(analysed.keywords[0])
+        if lexical is None:
+            lexical = self._lexical_scores(analysed.keywords[0])
         return [Passage(self.index.chunks[i], fused[i], float(self._vectors[i] @ query), float(lexical[i]))
                 for i in best]
