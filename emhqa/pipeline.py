@@ -10,7 +10,7 @@ from .config import MAX_QUESTION_CHARS, Config
 from .corpus import load_corpus
 from .embedding import shared_embedder
 from .errors import EmhqaError, GeneratorError, QuestionError
-from .evidence import Evidence
+from .evidence import Evidence, Selection
 from .generation import Draft, Generator, available, make_generator
 from .index import Index, Progress, open_index
 from .query import QueryAnalyzer
@@ -75,7 +75,8 @@ class QA:
         self.config, self.index, self.encoder, self.texts = config, index, encoder, texts
         self.analyzer = QueryAnalyzer(index)
         self.retriever = HybridRetriever(index, encoder, config, analyzer=self.analyzer)
-        self.evidence = Evidence(index, self.analyzer, encoder, texts)
+        self.evidence = Evidence(index, self.analyzer, encoder, texts,
+                                 Selection(max_sentences=config.max_answer_sentences))
         self.abstention = abstention or AbstentionModel.load()
         self.default_generator = generator
         self._generators: dict[str, Generator] = {}
