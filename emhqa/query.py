@@ -28,14 +28,15 @@ from .text import expand_abbreviations, find_abbreviations, tokens
 
 IDENTITY_SECTIONS = frozenset({"history", "clinical summary", "patient's information", "patient information",
                                "presentation", "case section"})
-_PATIENT = re.compile(r"\b(patient|case|man|male|guy|gentleman|boy|woman|female|lady|girl|he|his|him|"
-                      r"she|her|year-old|years? old)\b", re.IGNORECASE)  # one patient, not "patients"
+# Words that refer to one patient (not "patients": "thalassemia patients" are patients in general).
+_ONE_PATIENT = "patient case man male guy gentleman boy woman female lady girl he his him she her".split()
+_PATIENT = re.compile(r"\b(" + "|".join(_ONE_PATIENT) + r"|year-old|years? old)\b", re.IGNORECASE)
 # Where one question asks two things: "What causes it, and how is it treated?", "... ? And ...".
 _QUESTION_WORD = r"(?:what|how|why|when|where|which|who|whose|is|are|was|were|does|do|did|can|could|should|will|has|have)"
 _PART_BREAK = re.compile(r"\?\s+(?=\S)|;\s*|,?\s+(?:and|&|plus|also)\s+(?=" + _QUESTION_WORD + r"\b)", re.IGNORECASE)
 # Words that ask rather than say what is asked about.
 _ASKING = frozenset(tokens("tell explain describe know please like mean meant typical usual usually"))
-_PATIENT_WORDS = frozenset(tokens(_PATIENT.pattern.replace("|", " ")))
+_PATIENT_WORDS = frozenset(tokens(" ".join(_ONE_PATIENT) + " year old"))
 # Words of any case's presentation that name no case in particular.
 _GENERIC = frozenset(tokens("case report history clinical summary patient information presentation present "
                             "gender age year old years man male woman female he his him she her system"))
