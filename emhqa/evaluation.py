@@ -36,7 +36,6 @@ class Item:
     hidden: Key | None = None  # a section kept out of retrieval (leave-one-out)
     split: str = "report"
     facts: tuple[tuple[str, ...], ...] = ()  # key-fact groups: the answer holds one string of each
-    kind: str = ""
 
     @property
     def answerable(self) -> bool:
@@ -87,16 +86,21 @@ def load_gold(qa, regimes: Iterable[str] = REGIMES, dev_file: Path = DEV_FILE,
             gold = frozenset((g["source"], g["section"]) for g in row["gold"])
             facts = tuple(tuple(group) for group in row.get("facts", ()))
             items.append(Item(row["id"], row["question"], regime, gold, answers.get(row.get("faq")),
-                              split=row["split"], facts=facts, kind=row["kind"]))
+                              split=row["split"], facts=facts))
     return Gold(items, unanswered)
 
 
-_MARKER = re.compile(r"\s*\[\d+\]")
+def _markers(answer: Answer) -> str:
+    """A pattern for the answer's own citation markers; corpus text may hold bracketed numbers of
+    its own ("[19]"), which are answer text."""
+    return r"\[(" + "|".join(str(c.marker) for c in answer.citations) + r")\](?!\S)"
 
 
 def answer_words(answer: Answer) -> str:
     """The answer text without its citation markers ("" for an abstention)."""
-    return "" if answer.abstained else _MARKER.sub("", answer.text)
+    if answer.abstained:
+        return ""
+    return re.sub(r"\s*" + _markers(answer), "", answer.text) if answer.citations else answer.text
 
 
 def verbatim_share(answer: Answer) -> float | None:
@@ -104,8 +108,7 @@ def verbatim_share(answer: Answer) -> float | None:
     quotes = {c.marker: " ".join(c.quote.split()) for c in answer.citations}
     if not quotes:
         return None
-    # only the answer's own markers: corpus text may hold bracketed numbers of its own ("[19]")
-    claims = re.findall(r"(.+?)\s*\[(" + "|".join(str(m) for m in quotes) + r")\](?!\S)", answer.text)
+    claims = re.findall(r"(.+?)\s*" + _markers(answer), answer.text)
     if not claims:
         return None
     supported = 0
