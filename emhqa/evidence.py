@@ -16,6 +16,7 @@ How an answer is chosen (README, "How it works"):
 """
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections import Counter
@@ -26,7 +27,8 @@ from functools import lru_cache
 import numpy as np
 
 from .index import Index, mean_direction, without_direction
-from .query import Query, QueryAnalyzer
+from .query import Part, Query, QueryAnalyzer
+from .synonyms import related
 from .text import tokens
 from .types import Passage, Span
 
@@ -67,6 +69,8 @@ class Selection:
     runner_up_margin: float = 0.15  # a same-passage runner-up within this of the best joins it
     max_sentences: int = 3  # per part, antecedents and parents not counted
     min_words: int = 2  # one-word lines are quoted only when nothing longer was retrieved
+    head_weight: float = 2.0  # extra weight of a part's head word ("what *symptoms*")
+    passage_weight: float = 0.2  # weight of the passage's retrieval score (share of the best passage's)
 
 
 class Evidence:
@@ -81,6 +85,8 @@ class Evidence:
         n = max(len(index.chunks), 1)
         self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
         self.unseen_idf = math.log(1 + (n + 0.5) / 0.5)
+        self._vocabulary = sorted(self.idf)
+        self.family = lru_cache(maxsize=65536)(self._family)
         self._terms: dict[int, list[frozenset[str]]] = {}  # chunk id -> its sentences' terms, filled on use
         self._labels = self._find_labels()
         self.topic = mean_direction(index.sentence_vectors)
@@ -122,12 +128,28 @@ class Evidence:
     def weights(self, terms) -> dict[str, float]:
         return {t: self.idf.get(t, self.unseen_idf) for t in set(terms)}
 
+    def _family(self, term: str) -> frozenset[str]:
+        """``term``, its related words (``synonyms``) and the corpus tokens that differ from it only by
+        a short ending the stemmer left ("diagnos" of diagnosed, "diagnosi"): a prefix of 6 or more."""
+        if len(term) < 6:
+            return related(term)
+        stem = term[:6]
+        at = bisect.bisect_left(self._vocabulary, stem)
+        family = {term}
+        while at < len(self._vocabulary) and self._vocabulary[at].startswith(stem):
+            other = self._vocabulary[at]
+            short, long = sorted((term, other), key=len)
+            if long.startswith(short) and len(long) - len(short) <= 3:
+                family.add(other)
+            at += 1
+        return frozenset(family) | related(term)
+
     def overlap(self, weights: dict[str, float], present: frozenset[str]) -> float:
-        """Share of the weighted question terms found among ``present`` terms."""
+        """Share of the weighted question terms found among ``present`` terms (or their family)."""
         total = sum(weights.values())
         if not total:
             return 0.0
-        return sum(w for t, w in weights.items() if t in present) / total
+        return sum(w for t, w in weights.items() if t in present or not self.family(t).isdisjoint(present)) / total
 
     def unseen_share(self, weights: dict[str, float]) -> float:
         """Share of the term weight on words the corpus never uses."""
@@ -158,18 +180,20 @@ class Evidence:
         offsets = self.index.sentence_offsets
         return self._residual[offsets[chunk_id]:offsets[chunk_id + 1]]
 
-    def _part_scores(self, text: str, focus: frozenset[str], passages: Sequence[Passage],
-                     allowed: Sequence[int]) -> list[ScoredSentence]:
-        query = self.topic_free(self.encoder.encode_query(text))
-        weights = self.weights(focus)
+    def _part_scores(self, part: Part, passages: Sequence[Passage], allowed: Sequence[int]) -> list[ScoredSentence]:
+        query = self.topic_free(self.encoder.encode_query(part.asked))
+        weights = {t: w * (1 + self.selection.head_weight) if t in part.head else w
+                   for t, w in self.weights(part.focus).items()}
+        top = max((passages[rank].score for rank in allowed), default=0.0) or 1.0
         scored = []
         for rank in allowed:
             chunk = passages[rank].chunk
+            prior = self.selection.passage_weight * passages[rank].score / top
             sims = self._rows(chunk.id) @ query
             for sentence, sim, terms in zip(chunk.sentences, sims, self.sentence_terms(chunk.id)):
                 overlap = self.overlap(weights, terms)
                 scored.append(ScoredSentence(rank, sentence, float(sim), overlap,
-                                             float(sim) + self.selection.focus_weight * overlap))
+                                             float(sim) + self.selection.focus_weight * overlap + prior))
         return scored
 
     def _choose(self, scored: list[ScoredSentence]) -> list[ScoredSentence]:
@@ -226,7 +250,7 @@ class Evidence:
         chosen: dict[tuple[int, int], ScoredSentence] = {}
         best_per_part: list[ScoredSentence] = []
         for part in query.parts:
-            scored = self._part_scores(part.asked, part.focus, passages, allowed)
+            scored = self._part_scores(part, passages, allowed)
             picked = self._choose(scored)
             if picked:
                 best_per_part.append(picked[0])

@@ -10,7 +10,10 @@ case identity:
   Clinical Summary, Patient's Information): the words a user names a patient by ("the 30-year-old
   with beta thalassemia", "the URMC case");
 - a question **names a case** when it refers to a patient and uses identity words of exactly one
-  case report.
+  case report; it **names another document** by a word of that document's title or kind that no other
+  title has, after "the" ("according to the outline", "the FAQ");
+- a part's **head** is the word right after "what"/"which" (its auxiliaries and articles skipped), or
+  the closing participle of "how is X treated?": the kind of answer asked for.
 """
 from __future__ import annotations
 
@@ -35,12 +38,18 @@ _PATIENT = re.compile(r"\b(" + "|".join(_ONE_PATIENT) + r"|year-old|years? old)\
 _QUESTION_WORD = r"(?:what|how|why|when|where|which|who|whose|is|are|was|were|does|do|did|can|could|should|will|has|have)"
 _PART_BREAK = re.compile(r"\?\s+(?=\S)|;\s*|,?\s+(?:and|&|plus|also)\s+(?=" + _QUESTION_WORD + r"\b)", re.IGNORECASE)
 # Words that ask rather than say what is asked about.
-_ASKING = frozenset(tokens("tell explain describe know please like mean meant typical usual usually"))
+_ASKING = frozenset(tokens("tell explain describe know please like mean meant typical usual usually according say "
+                           "says said mention mentions state states"))
 _PATIENT_WORDS = frozenset(tokens(" ".join(_ONE_PATIENT) + " year old"))
 # Words of any case's presentation that name no case in particular.
 _GENERIC = frozenset(tokens("case report history clinical summary patient information presentation present "
                             "gender age year old years man male woman female he his him she her system"))
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")
+# "the reference-book outline", "this FAQ": a determiner and up to three words that may name a document.
+_NAMED = re.compile(r"\b(?:the|this|that|your)\s+((?:[\w-]+\s+){0,2}[\w-]+)", re.IGNORECASE)
+_SKIPPED = r"(?:is|are|was|were|does|do|did|can|could|would|should|kind|kinds|type|types|sort|of|the|a|an|its|their|\d+|two|three|main)"
+_HEAD = re.compile(r"\b(?:what|which)\s+(?:" + _SKIPPED + r"\s+)*([A-Za-z][\w-]*)", re.IGNORECASE)
+_HOW = re.compile(r"^\W*how\s+(?:is|are|was|were|can|should|do|does)\b.*?\b([A-Za-z]+ed)\W*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,7 @@ class Part:
     text: str
     asked: str
     focus: frozenset[str]
+    head: frozenset[str] = frozenset()  # focus tokens that say what kind of answer is asked for
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,7 @@ class QueryAnalyzer:
                   if set(tokens(long_form)) <= topic and topic}
         self.topic = frozenset(tokens(" ".join(topic))) | topic
         self.naming = self._naming(self._identities(index, documents))
+        self.titled = self._titled(documents, frozenset(t for c in index.chunks for t in tokens(f"{c.section} {c.text}")))
         chunk_df = Counter(t for c in index.chunks for t in set(tokens(f"{c.section} {c.text}")))
         self.rarity = {t: math.log((len(index.chunks) + 1) / (chunk_df[t] + 0.5))
                        for terms in self.naming.values() for t in terms}
@@ -114,6 +125,15 @@ class QueryAnalyzer:
         return {source: frozenset(t for t in terms if shared[t] == 1) - _GENERIC
                 for source, terms in identities.items()}
 
+    def _titled(self, documents: list[dict], used: frozenset[str]) -> dict[str, frozenset[str]]:
+        """Non-case source -> its kind and the words of its title the corpus text never uses, when no
+        other document's title or kind has them ("outline", "reference-book", "FAQ")."""
+        words = {d["source"]: (frozenset(tokens(d["title"])) - used | frozenset(tokens(d["kind"]))) - self.topic
+                 for d in documents}
+        shared = Counter(t for terms in words.values() for t in terms)
+        return {d["source"]: frozenset(t for t in words[d["source"]] if shared[t] == 1)
+                for d in documents if d["kind"] != "case"}
+
     def correct(self, text: str) -> str:
         """Words the corpus never uses replaced by a corpus word one or two typos away."""
         def fix(match: re.Match) -> str:
@@ -126,9 +146,12 @@ class QueryAnalyzer:
         return _WORD.sub(fix, text)
 
     def document_named(self, text: str, terms: frozenset[str]) -> str | None:
-        """The one case report whose identity the question uses while referring to a patient."""
+        """The one case report whose identity the question uses while referring to a patient, or the
+        one other document it names by a word of its title after "the"."""
         if not _PATIENT.search(text):
-            return None
+            named = {source for match in _NAMED.finditer(text) for source, words in self.titled.items()
+                     if words & set(tokens(match.group(1)))}
+            return named.pop() if len(named) == 1 else None
         hits = {source: sum(self.rarity[t] for t in terms & naming) for source, naming in self.naming.items()}
         best = max(hits.values(), default=0.0)
         named = [source for source, n in hits.items() if n == best and n > 0]
@@ -138,7 +161,7 @@ class QueryAnalyzer:
         text = self.correct(expand_shorthand(question))
         terms = frozenset(tokens(text))
         document = self.document_named(text, terms)
-        identity = terms & self.naming[document] if document else frozenset()
+        identity = terms & self.naming.get(document, self.titled.get(document, frozenset())) if document else frozenset()
         statements = _statements(text)  # "I have thalassemia and they found lumps. Is that cancer?"
         asked = text[len(statements):].strip() if statements else text
         context = self.topic | identity | frozenset(tokens(statements))
@@ -148,8 +171,8 @@ class QueryAnalyzer:
                 pieces[-1] = f"{pieces[-1]} {piece}"  # nothing asked of its own: part of the previous one
             elif piece:
                 pieces.append(piece)
-        parts = tuple(Part(piece, _without(piece, identity) or piece,
-                           frozenset(tokens(piece)) - context - _ASKING - _PATIENT_WORDS) for piece in pieces)
+        parts = tuple(_part(piece, identity, frozenset(tokens(piece)) - context - _ASKING - _PATIENT_WORDS)
+                      for piece in pieces)
         if not any(p.focus for p in parts):  # "What is EMH?": the topic itself is asked about
             parts = (Part(text, _without(text, identity) or text, terms - identity),)
         searches = [text] + ([p.text for p in parts] if len(parts) > 1 else [])
@@ -165,6 +188,13 @@ def _statements(text: str) -> str:
     """The sentences before a closing question that are statements, not questions ("" if none)."""
     match = _STATEMENTS.match(text)
     return match.group() if match else ""
+
+
+def _part(piece: str, identity: frozenset[str], focus: frozenset[str]) -> Part:
+    """One part of a question: what is embedded, its focus and its head."""
+    match = _HEAD.search(piece) or _HOW.match(piece)
+    head = frozenset(tokens(match.group(1))) & focus if match else frozenset()
+    return Part(piece, _without(piece, identity) or piece, focus, head)
 
 
 def _without(text: str, unwanted: frozenset[str]) -> str:

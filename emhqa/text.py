@@ -82,7 +82,8 @@ def normalize_token(token: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """Content tokens for lexical matching: normalized words and codes (T1, EMH), no stop words."""
-    return [t for t in (normalize_token(m) for m in _TOKEN.findall(text)) if t not in STOPWORDS]
+    return [t for t in (normalize_token(m) for m in _TOKEN.findall(text) if m.lower() not in STOPWORDS)
+            if t not in STOPWORDS]
 
 
 _DEFINED = re.compile(r"((?:[A-Za-z][\w-]*\s+){1,6})\(([A-Z][A-Z0-9]{1,7})\)")
