@@ -40,6 +40,9 @@ _DANGLING = re.compile(r"^(it|its|this|these|those|they|their|such|he|his|she|he
 _REFERENCES = re.compile(r"reference|bibliograph|literature", re.IGNORECASE)
 _LITERATURE = frozenset(tokens("paper papers article articles reference references author authors journal "
                                "published publication study studies literature review cite citation source"))
+# A number in a sentence: digits or a number word (a quantity question needs one the question lacks).
+_NUMBER = re.compile(r"(?<![A-Za-z\d])\d+(?:[.,]\d+)?|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twice|half|dozen)\b",
+                     re.IGNORECASE)
 _LIST_LINE = re.compile(r"^([ \t]*)(?:[\u2022\u25cf\u25aa*\-–]|\d+\.)\s")
 
 
@@ -59,6 +62,7 @@ class Assessment:
     query: Query
     answer: tuple[ScoredSentence, ...]  # in reading order, antecedents and parents included
     features: dict[str, float]
+    uncovered: tuple[Part, ...] = ()  # parts the retrieved sentences cannot answer (a number none states)
 
 
 @dataclass(frozen=True)
@@ -211,6 +215,16 @@ class Evidence:
                 chosen.append(candidate)
         return chosen
 
+    def _with_number(self, picked: list[ScoredSentence], scored: list[ScoredSentence],
+                     question: str) -> list[ScoredSentence]:
+        """For a part that asks for a number: the picked sentences if one states a number the question
+        does not give, else the best such sentence within the runner-up margin, else nothing."""
+        if any(_new_numbers(s.sentence.text, question) for s in picked):
+            return picked
+        floor = (picked[0].score if picked else 0.0) - self.selection.runner_up_margin
+        numeric = [s for s in scored if s.score >= floor and _new_numbers(s.sentence.text, question)]
+        return self._choose(numeric)[:1]
+
     def _context(self, sentence: ScoredSentence, passages: Sequence[Passage]) -> list[ScoredSentence]:
         """The retrieved sentences ``sentence`` needs to be understood: the sentence before it when it
         opens with a pronoun or connective, the parent item of an indented list item."""
@@ -249,16 +263,22 @@ class Evidence:
                    and (literature or not _REFERENCES.search(p.chunk.section))]
         chosen: dict[tuple[int, int], ScoredSentence] = {}
         best_per_part: list[ScoredSentence] = []
+        uncovered: list[Part] = []
         for part in query.parts:
             scored = self._part_scores(part, passages, allowed)
             picked = self._choose(scored)
+            if part.quantity:
+                picked = self._with_number(picked, scored, query.text)
+                if not picked:
+                    uncovered.append(part)
+                    continue
             if picked:
                 best_per_part.append(picked[0])
             for sentence in picked:
                 for needed in [*self._context(sentence, passages), sentence]:
                     chosen.setdefault((needed.passage, needed.sentence.start), needed)
         answer = tuple(sorted(chosen.values(), key=lambda s: (s.passage, s.sentence.start)))
-        return Assessment(query, answer, self._features(query, passages, answer, best_per_part))
+        return Assessment(query, answer, self._features(query, passages, answer, best_per_part), tuple(uncovered))
 
     def _features(self, query: Query, passages: Sequence[Passage], answer: Sequence[ScoredSentence],
                   best: Sequence[ScoredSentence]) -> dict[str, float]:
@@ -273,3 +293,9 @@ class Evidence:
             "unseen_focus": self.unseen_share(focus),
             "top_dense": max((p.dense_score for p in passages), default=0.0),
         }
+
+
+def _new_numbers(sentence: str, question: str) -> set[str]:
+    """The numbers of ``sentence`` that the question does not already give ("the 23-year-old")."""
+    asked = {n.lower() for n in _NUMBER.findall(question)}
+    return {n.lower() for n in _NUMBER.findall(sentence)} - asked

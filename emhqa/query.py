@@ -13,7 +13,8 @@ case identity:
   case report; it **names another document** by a word of that document's title or kind that no other
   title has, after "the" ("according to the outline", "the FAQ");
 - a part's **head** is the word right after "what"/"which" (its auxiliaries and articles skipped), or
-  the closing participle of "how is X treated?": the kind of answer asked for.
+  the closing participle of "how is X treated?": the kind of answer asked for; a part that asks "how
+  many", a dose, a level or a rate asks for a **quantity**.
 """
 from __future__ import annotations
 
@@ -49,6 +50,10 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")
 _NAMED = re.compile(r"\b(?:the|this|that|your)\s+((?:[\w-]+\s+){0,2}[\w-]+)", re.IGNORECASE)
 _SKIPPED = r"(?:is|are|was|were|does|do|did|can|could|would|should|kind|kinds|type|types|sort|of|the|a|an|its|their|\d+|two|three|main)"
 _HEAD = re.compile(r"\b(?:what|which)\s+(?:" + _SKIPPED + r"\s+)*([A-Za-z][\w-]*)", re.IGNORECASE)
+# A part that asks for a number; "how common/often" asks for a frequency, which words answer too.
+_QUANTITY = re.compile(r"\b(?:how\s+(?:many|much|long|old)|(?:at\s+)?what\s+age|doses?|dosages?|dosing|incidence|"
+                       r"prevalence|rates?|percent(?:age)?|levels?|counts?|values?|costs?|price|ratio|number\s+of|"
+                       r"hb|hgb|hemoglobin|haemoglobin)\b", re.IGNORECASE)
 _HOW = re.compile(r"^\W*how\s+(?:is|are|was|were|can|should|do|does)\b.*?\b([A-Za-z]+ed)\W*$", re.IGNORECASE)
 
 
@@ -61,6 +66,7 @@ class Part:
     asked: str
     focus: frozenset[str]
     head: frozenset[str] = frozenset()  # focus tokens that say what kind of answer is asked for
+    quantity: bool = False  # asks for a number: a dose, a level, a count, a rate, an age, a cost
 
 
 @dataclass(frozen=True)
@@ -194,7 +200,7 @@ def _part(piece: str, identity: frozenset[str], focus: frozenset[str]) -> Part:
     """One part of a question: what is embedded, its focus and its head."""
     match = _HEAD.search(piece) or _HOW.match(piece)
     head = frozenset(tokens(match.group(1))) & focus if match else frozenset()
-    return Part(piece, _without(piece, identity) or piece, focus, head)
+    return Part(piece, _without(piece, identity) or piece, focus, head, bool(_QUANTITY.search(piece)))
 
 
 def _without(text: str, unwanted: frozenset[str]) -> str:
