@@ -43,6 +43,7 @@ _LITERATURE = frozenset(tokens("paper papers article articles reference referenc
 # A number in a sentence: digits or a number word (a quantity question needs one the question lacks).
 _NUMBER = re.compile(r"(?<![A-Za-z\d])\d+(?:[.,]\d+)?|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twice|half|dozen)\b",
                      re.IGNORECASE)
+_POINTERS = re.compile(r"\((?:figs?|figures?|tables?)\.?[^)]*\)|\[[\d,\s-]+\]", re.IGNORECASE)  # "(Fig. 1)", "[19]"
 _LIST_LINE = re.compile(r"^([ \t]*)(?:[\u2022\u25cf\u25aa*\-–]|\d+\.)\s")
 
 
@@ -215,15 +216,24 @@ class Evidence:
                 chosen.append(candidate)
         return chosen
 
-    def _with_number(self, picked: list[ScoredSentence], scored: list[ScoredSentence],
-                     question: str) -> list[ScoredSentence]:
+    def _with_number(self, part: Part, picked: list[ScoredSentence], scored: list[ScoredSentence],
+                     passages: Sequence[Passage], question: str) -> list[ScoredSentence]:
         """For a part that asks for a number: the picked sentences if one states a number the question
-        does not give, else the best such sentence within the runner-up margin, else nothing."""
-        if any(_new_numbers(s.sentence.text, question) for s in picked):
+        does not give beside the part's most specific focus word ("hemoglobin" of "hemoglobin level"),
+        else the best such sentence within the runner-up margin, else nothing."""
+        key = self.family(max(sorted(part.focus), key=lambda t: self.idf.get(t, self.unseen_idf))) \
+            if part.focus else None
+
+        def states(s: ScoredSentence) -> bool:
+            if not _new_numbers(s.sentence.text, question):
+                return False
+            chunk = passages[s.passage].chunk
+            return key is None or not key.isdisjoint(self.sentence_terms(chunk.id)[chunk.sentences.index(s.sentence)])
+
+        if any(states(s) for s in picked):
             return picked
         floor = (picked[0].score if picked else 0.0) - self.selection.runner_up_margin
-        numeric = [s for s in scored if s.score >= floor and _new_numbers(s.sentence.text, question)]
-        return self._choose(numeric)[:1]
+        return self._choose([s for s in scored if s.score >= floor and states(s)])[:1]
 
     def _context(self, sentence: ScoredSentence, passages: Sequence[Passage]) -> list[ScoredSentence]:
         """The retrieved sentences ``sentence`` needs to be understood: the sentence before it when it
@@ -268,7 +278,7 @@ class Evidence:
             scored = self._part_scores(part, passages, allowed)
             picked = self._choose(scored)
             if part.quantity:
-                picked = self._with_number(picked, scored, query.text)
+                picked = self._with_number(part, picked, scored, passages, query.text)
                 if not picked:
                     uncovered.append(part)
                     continue
@@ -278,11 +288,13 @@ class Evidence:
                 for needed in [*self._context(sentence, passages), sentence]:
                     chosen.setdefault((needed.passage, needed.sentence.start), needed)
         answer = tuple(sorted(chosen.values(), key=lambda s: (s.passage, s.sentence.start)))
-        return Assessment(query, answer, self._features(query, passages, answer, best_per_part), tuple(uncovered))
+        covered = [part for part in query.parts if part not in uncovered] or list(query.parts)
+        return Assessment(query, answer, self._features(covered, passages, answer, best_per_part), tuple(uncovered))
 
-    def _features(self, query: Query, passages: Sequence[Passage], answer: Sequence[ScoredSentence],
+    def _features(self, parts: Sequence[Part], passages: Sequence[Passage], answer: Sequence[ScoredSentence],
                   best: Sequence[ScoredSentence]) -> dict[str, float]:
-        focus = self.weights(query.focus)
+        """Abstention's evidence, over the parts the answer covers (the others are reported as such)."""
+        focus = self.weights(frozenset().union(*(p.focus for p in parts)))
         terms = [self.sentence_terms(passages[s.passage].chunk.id)[passages[s.passage].chunk.sentences.index(s.sentence)]
                  for s in answer]
         covered = frozenset().union(*terms) if terms else frozenset()
@@ -298,4 +310,4 @@ class Evidence:
 def _new_numbers(sentence: str, question: str) -> set[str]:
     """The numbers of ``sentence`` that the question does not already give ("the 23-year-old")."""
     asked = {n.lower() for n in _NUMBER.findall(question)}
-    return {n.lower() for n in _NUMBER.findall(sentence)} - asked
+    return {n.lower() for n in _NUMBER.findall(_POINTERS.sub(" ", sentence))} - asked

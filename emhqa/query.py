@@ -177,10 +177,7 @@ class QueryAnalyzer:
                 pieces[-1] = f"{pieces[-1]} {piece}"  # nothing asked of its own: part of the previous one
             elif piece:
                 pieces.append(piece)
-        parts = tuple(_part(piece, identity, frozenset(tokens(piece)) - context - _ASKING - _PATIENT_WORDS)
-                      for piece in pieces)
-        if not any(p.focus for p in parts):  # "What is EMH?": the topic itself is asked about
-            parts = (Part(text, _without(text, identity) or text, terms - identity),)
+        parts = tuple(_part(piece, identity, context) for piece in pieces)
         searches = [text] + ([p.text for p in parts] if len(parts) > 1 else [])
         keywords = tuple(_without(s, self.topic) for s in searches)
         return Query(question, text, tuple(expand_abbreviations(s, self.abbreviations) for s in searches),
@@ -196,11 +193,14 @@ def _statements(text: str) -> str:
     return match.group() if match else ""
 
 
-def _part(piece: str, identity: frozenset[str], focus: frozenset[str]) -> Part:
-    """One part of a question: what is embedded, its focus and its head."""
+def _part(piece: str, identity: frozenset[str], context: frozenset[str]) -> Part:
+    """One part of a question: what is embedded, its focus and its head. A part that asks only about
+    its context ("What is EMH?", "how old was the patient?") has that context as its focus, no head."""
+    focus = frozenset(tokens(piece)) - context - _ASKING - _PATIENT_WORDS
     match = _HEAD.search(piece) or _HOW.match(piece)
     head = frozenset(tokens(match.group(1))) & focus if match else frozenset()
-    return Part(piece, _without(piece, identity) or piece, focus, head, bool(_QUANTITY.search(piece)))
+    return Part(piece, _without(piece, identity) or piece, focus or frozenset(tokens(piece)) - identity, head,
+                bool(_QUANTITY.search(piece)))
 
 
 def _without(text: str, unwanted: frozenset[str]) -> str:
