@@ -12,7 +12,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
@@ -26,6 +26,7 @@ from .config import Config
 from .corpus import Corpus, corpus_hashes, load_corpus, sha256
 from .embedding import Embedder
 from .errors import IndexDamagedError
+from .parsers import GENERIC_TITLES
 from .types import Chunk, Span
 
 log = logging.getLogger(__name__)
@@ -302,9 +303,54 @@ def load_index(build: Path) -> Index:
 def _read_chunks(path: Path) -> Iterator[Chunk]:
     for line in path.read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
-        start, text = record["start"], record["text"]
-        spans = tuple(Span(s, e, text[s - start:e - start]) for s, e in record["sentences"])
-        yield Chunk(record["id"], record["source"], record["section"], start, record["end"], text, spans)
+        start, text = _typed(record, "start", int), _typed(record, "text", str)
+        spans = tuple(Span(s, e, text[s - start:e - start]) for s, e in _typed(record, "sentences", list))
+        yield Chunk(_typed(record, "id", int), _typed(record, "source", str), _typed(record, "section", str),
+                    start, _typed(record, "end", int), text, spans)
+
+
+def _typed(record: dict, key: str, kind: type):
+    """``record[key]``, which must be of type ``kind`` (for sentences: a list of [start, end] integers)."""
+    value = record[key]
+    if not isinstance(value, kind) or (key == "sentences" and not all(
+            isinstance(pair, list) and len(pair) == 2 and all(isinstance(n, int) for n in pair) for pair in value)):
+        raise ValueError(f"chunk field {key!r} holds {type(value).__name__} {str(value)[:40]!r}")
+    return value
+
+
+def check_chunks(chunks: Sequence[Chunk], texts: dict[str, str]) -> None:
+    """IndexDamagedError unless every chunk is numbered in order, is the text of its corpus file at
+    its offsets, holds its sentences, and carries a section label the parsers could have given."""
+    previous: Chunk | None = None
+    for position, chunk in enumerate(chunks):
+        new_section = previous is None or (previous.source, previous.section) != (chunk.source, chunk.section)
+        problem = _chunk_problem(position, chunk, texts.get(chunk.source), new_section)
+        if problem:
+            raise IndexDamagedError(f"index chunk {position} ({chunk.source!r}) {problem}")
+        previous = chunk
+
+
+def _chunk_problem(position: int, chunk: Chunk, text: str | None, new_section: bool) -> str | None:
+    """Why one chunk cannot be trusted, or None; ``text`` is its file's text (None: no such document)."""
+    if text is None:
+        return "names no document of the corpus"
+    if chunk.id != position:
+        return f"has id {chunk.id}"
+    if not (0 <= chunk.start < chunk.end <= len(text) and text[chunk.start:chunk.end] == chunk.text):
+        return f"is not the file's text at characters {chunk.start}-{chunk.end}"
+    if not chunk.sentences or not all(chunk.start <= s.start < s.end <= chunk.end for s in chunk.sentences):
+        return "has a sentence outside its text"
+    if new_section and not _label_in_file(chunk.section, text, chunk.start):
+        return f"has section label {chunk.section[:80]!r}, which the file does not give it"
+    return None
+
+
+def _label_in_file(label: str, text: str, before: int) -> bool:
+    """Whether a section starting at ``before`` could carry ``label``: a generic label, or one written
+    in the file ahead of the section (as it is, or in upper case)."""
+    if not label.strip() or "\n" in label:
+        return False
+    return label in GENERIC_TITLES or any(text.rfind(form, 0, before) >= 0 for form in (label, label.upper()))
 
 
 def open_index(config: Config, embedder: Embedder, rebuild: bool = False, progress: Progress | None = None) -> Index:

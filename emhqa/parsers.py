@@ -19,6 +19,10 @@ _CONTACT = re.compile(r"^(Name|Family|Affiliation|E-?mail|Academic Degree|Reside
                       re.IGNORECASE)
 _REFERENCE = re.compile(r"\[edited by\]|\bet al\b|PMID|\bdoi\b|\bed$|^[A-Z][\w-]+ [A-Z]{1,3}[,.:]")
 _PRESENTATION = re.compile(r"\b\d+[- ]years?[- ]old\b|\bpresents?\b|\bhistory\b", re.IGNORECASE)
+# The labels of sections that have no heading of their own; every other label is written in the file
+# (a heading, or an upper-case line that the label capitalizes).
+INTRODUCTION, HISTORY, FINDINGS, DISCUSSION, REFERENCES = GENERIC_TITLES = (
+    "Introduction", "History", "Findings", "Discussion", "References")
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,7 @@ def parse_faq(text: str, source: str) -> list[Section]:
 def parse_article(text: str, source: str) -> list[Section]:
     """Intro paragraphs, then one section per heading; the first line is the page title."""
     paragraphs = [p for group in _groups(text) for p in group][1:]
-    sections, title, body = [], "Introduction", []
+    sections, title, body = [], INTRODUCTION, []
     for paragraph in paragraphs:
         if _is_heading(paragraph):
             sections.append(_section(text, source, title, body))
@@ -133,15 +137,15 @@ def parse_case(text: str, source: str) -> list[Section]:
             if any(_CONTACT.match(span.text) for span in spans):
                 continue  # author contact block: not answer material
         elif all(_REFERENCE.search(span.text) for span in spans):
-            title = "References"
-        elif previous != "History" and not any(s and s.title == "History" for s in sections) \
+            title = REFERENCES
+        elif previous != HISTORY and not any(s and s.title == HISTORY for s in sections) \
                 and _PRESENTATION.search(" ".join(span.text for span in spans)):
-            title = "History"
-        elif previous == "History":
-            title = "Findings"
+            title = HISTORY
+        elif previous == HISTORY:
+            title = FINDINGS
         else:
-            title = "Discussion"
-        sections.append(_section(text, source, title, spans, split=title != "References"))
+            title = DISCUSSION
+        sections.append(_section(text, source, title, spans, split=title != REFERENCES))
         previous = title
     return [s for s in sections if s]
 

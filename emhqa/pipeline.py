@@ -11,12 +11,12 @@ from .corpus import load_corpus
 from .embedding import shared_embedder
 from .errors import EmhqaError, GeneratorError, QuestionError
 from .evidence import Evidence, Selection
-from .generation import Draft, Generator, available, make_generator
-from .index import Index, Progress, open_index
+from .generation import Claim, Draft, Generator, available, make_generator
+from .index import Index, Progress, check_chunks, open_index
 from .query import QueryAnalyzer
 from .retrieval import Exclude, HybridRetriever, Mode
 from .text import clean_question
-from .types import NOT_COVERED, Answer, Citation, Passage
+from .types import NOT_COVERED, Answer, Chunk, Citation, Passage
 
 log = logging.getLogger(__name__)
 
@@ -34,20 +34,30 @@ def validate_question(question: str) -> str:
     return cleaned
 
 
-def cite(draft: Draft, passages: Sequence[Passage], texts: dict[str, str]) -> tuple[str, list[Citation]]:
-    """Number the draft's supported claims; a support outside its retrieved passage, or not verbatim
-    in the corpus file, is dropped. Adjacent sentences of one passage share one citation."""
+def verified_chunk(claim: Claim, passages: Sequence[Passage], texts: dict[str, str]) -> Chunk | None:
+    """The retrieved chunk holding the claim's support, when the support lies inside it and is
+    verbatim in the corpus file at its offsets; None otherwise."""
+    span = claim.support
+    if span is None or claim.passage is None or not 0 <= claim.passage < len(passages):
+        return None
+    chunk = passages[claim.passage].chunk
+    inside = 0 <= chunk.start <= span.start < span.end <= chunk.end
+    return chunk if inside and texts.get(chunk.source, "")[span.start:span.end] == span.text else None
+
+
+def cite(draft: Draft, passages: Sequence[Passage], texts: dict[str, str]) -> tuple[str, list[Citation], int]:
+    """Number the draft's verified claims; a claim whose support is outside its retrieved passage, or
+    not verbatim in the corpus file, is left out of the answer (the count is returned third).
+    Adjacent sentences of one passage share one citation."""
     citations: list[Citation] = []
     parts: list[str] = []
+    removed = 0
     for claim in draft.claims:
-        span = claim.support
-        passage = passages[claim.passage] if claim.passage is not None and 0 <= claim.passage < len(passages) else None
-        chunk = passage.chunk if passage else None
-        verified = (span is not None and chunk is not None and chunk.start <= span.start < span.end <= chunk.end
-                    and texts.get(chunk.source, "")[span.start:span.end] == span.text)
-        if not verified:
-            parts.append(claim.text)
+        chunk = verified_chunk(claim, passages, texts)
+        if chunk is None:
+            removed += 1
             continue
+        span = claim.support
         repeated = next((c for c in citations if c.source == chunk.source and c.start <= span.start
                          and span.end <= c.end), None)
         if repeated:  # the same quote supports a second sentence: reuse its number
@@ -64,7 +74,12 @@ def cite(draft: Draft, passages: Sequence[Passage], texts: dict[str, str]) -> tu
         marker = len(citations) + 1
         citations.append(Citation(marker, chunk.source, chunk.section, span.text, span.start, span.end))
         parts.append(f"{claim.text} [{marker}]")
-    return " ".join(parts), citations
+    return " ".join(parts), citations, removed
+
+
+def unverified_warning(count: int) -> str:
+    return (f"{count} sentence(s) were left out: their quotes are not in the corpus files as indexed. "
+            "Run `emhqa index --rebuild` if this persists.")
 
 
 class QA:
@@ -73,6 +88,7 @@ class QA:
     def __init__(self, config: Config, index: Index, encoder, texts: dict[str, str],
                  generator: str = "extractive", abstention: AbstentionModel | None = None):
         self.config, self.index, self.encoder, self.texts = config, index, encoder, texts
+        check_chunks(index.chunks, texts)  # nothing the files do not say can be quoted
         self.analyzer = QueryAnalyzer(index)
         self.retriever = HybridRetriever(index, encoder, config, analyzer=self.analyzer)
         self.evidence = Evidence(index, self.analyzer, encoder, texts,
@@ -115,12 +131,14 @@ class QA:
         probability = self.abstention.probability(signals)
         details = {"answerable_probability": round(probability, 4), "features": signals,
                    "generator": generator or self.default_generator, "mode": mode,
-                   "answered_as": assessment.query.text, "case": assessment.query.document}
-        if not passages or probability < self.abstention.threshold:
+                   "answered_as": assessment.query.text, "case": assessment.query.document,
+                   "not_covered": [part.text for part in assessment.uncovered]}
+        if not assessment.answer or probability < self.abstention.threshold:
             return self._abstention(question, passages, details, started)
         draft = self._generate(generator or self.default_generator, question, passages, on_token)
-        text, citations = cite(draft, passages, self.texts)
-        details["warnings"] = list(draft.warnings)
+        text, citations, removed = cite(draft, passages, self.texts)
+        details["warnings"] = ([f"Not covered by the sources: {part}" for part in details["not_covered"]]
+                               + list(draft.warnings) + ([unverified_warning(removed)] if removed else []))
         details["unsupported"] = list(draft.unsupported)
         if draft.abstained or not citations:
             return self._abstention(question, passages, details, started)
