@@ -25,7 +25,7 @@ from .chunking import chunk_sections
 from .config import Config
 from .corpus import Corpus, corpus_hashes, load_corpus, sha256
 from .embedding import Embedder
-from .errors import IndexDamagedError
+from .errors import IndexDamagedError, IndexWriteError
 from .parsers import GENERIC_TITLES
 from .types import Chunk, Span
 
@@ -135,6 +135,17 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@contextmanager
+def _staging(folder: Path) -> Iterator[Path]:
+    """A new folder for a build in the making, removed again when the build fails."""
+    folder.mkdir()
+    try:
+        yield folder
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
 def _chunk_record(chunk: Chunk) -> dict:
     return {"id": chunk.id, "source": chunk.source, "section": chunk.section, "start": chunk.start,
             "end": chunk.end, "text": chunk.text, "sentences": [[s.start, s.end] for s in chunk.sentences]}
@@ -159,18 +170,17 @@ def build_index(config: Config, embedder: Embedder, progress: Progress | None = 
         dense = dense_index(chunk_vectors)
 
         build = config.index_dir / f"build-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.time_ns() % 10**6}"
-        staging = build.with_name(build.name + ".tmp")
-        staging.mkdir()
-        with open(staging / "chunks.jsonl", "w", encoding="utf-8") as out:
-            for chunk in chunks:
-                out.write(json.dumps(_chunk_record(chunk)) + "\n")
-        faiss.write_index(dense, str(staging / "dense.faiss"))
-        np.save(staging / "sentences.npy", sentence_vectors, allow_pickle=False)
-        manifest = _manifest(config, embedder, corpus, chunks, len(sentences), staging)
-        manifest["embedded"] = {"computed": computed, "reused": len(texts) - computed}
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        _fsync_dir(staging)
-        staging.rename(build)
+        with _staging(build.with_name(build.name + ".tmp")) as staging:
+            with open(staging / "chunks.jsonl", "w", encoding="utf-8") as out:
+                for chunk in chunks:
+                    out.write(json.dumps(_chunk_record(chunk)) + "\n")
+            faiss.write_index(dense, str(staging / "dense.faiss"))
+            np.save(staging / "sentences.npy", sentence_vectors, allow_pickle=False)
+            manifest = _manifest(config, embedder, corpus, chunks, len(sentences), staging)
+            manifest["embedded"] = {"computed": computed, "reused": len(texts) - computed}
+            (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+            _fsync_dir(staging)
+            staging.rename(build)
         _write_atomic(config.index_dir / CURRENT, build.name)
         _remove_old_builds(config.index_dir, keep=build.name)
         say(f"index built: {len(chunks)} chunks from {len(corpus.documents)} documents")
@@ -242,13 +252,31 @@ def _remove_old_builds(index_dir: Path, keep: str) -> None:
 
 def current_build(index_dir: Path) -> Path | None:
     """The active build folder, or None when no index was ever built here."""
+    name = _current_name(index_dir)
+    return None if name is None else _build_folder(index_dir, name)
+
+
+def _current_name(index_dir: Path) -> str | None:
+    """The build folder name that ``CURRENT`` holds, or None when there is no ``CURRENT``."""
     pointer = index_dir / CURRENT
-    if not pointer.is_file():
+    if pointer.is_dir():
+        raise IndexDamagedError(f"{pointer} is a folder, not the file naming the current build: remove it")
+    try:
+        name = pointer.read_bytes().decode("utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
         return None
-    name = pointer.read_text(encoding="utf-8").strip()
-    if not name.startswith("build-") or "/" in name:
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IndexDamagedError(f"{pointer} cannot be read as text ({exc})") from exc
+    if not name.startswith("build-") or "/" in name or name.endswith(".tmp"):
         raise IndexDamagedError(f"{pointer} does not name a build folder")
-    return index_dir / name
+    return name
+
+
+def _build_folder(index_dir: Path, name: str) -> Path:
+    build = index_dir / name
+    if not build.is_dir():
+        raise IndexDamagedError(f"{index_dir / CURRENT} names {name}, which is not a build folder")
+    return build
 
 
 def read_manifest(build: Path) -> dict:
@@ -256,6 +284,8 @@ def read_manifest(build: Path) -> dict:
         manifest = json.loads((build / "manifest.json").read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise IndexDamagedError(f"index manifest {build / 'manifest.json'} is missing") from exc
+    except OSError as exc:
+        raise IndexDamagedError(f"index manifest {build / 'manifest.json'} cannot be read ({exc})") from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise IndexDamagedError(f"index manifest {build / 'manifest.json'} is not valid JSON") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or "files" not in manifest:
@@ -284,9 +314,11 @@ def load_index(build: Path) -> Index:
     manifest = read_manifest(build)
     for name in FILES:
         path = build / name
-        if not path.is_file():
-            raise IndexDamagedError(f"index file {path} is missing")
-        if sha256(path.read_bytes()) != manifest["files"].get(name):
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise IndexDamagedError(f"index file {path} is missing or unreadable ({exc.strerror})") from exc
+        if sha256(data) != manifest["files"].get(name):
             raise IndexDamagedError(f"index file {path} is damaged (its checksum does not match the manifest)")
     try:
         chunks = tuple(_read_chunks(build / "chunks.jsonl"))
@@ -358,14 +390,37 @@ def open_index(config: Config, embedder: Embedder, rebuild: bool = False, progre
 
     A damaged index is never rebuilt silently: it raises IndexDamagedError naming the fix.
     """
-    build = current_build(config.index_dir)
-    if rebuild or build is None:
-        if build is None:
-            log.warning("no index in %s yet; building it (this takes a minute)", config.index_dir)
-        return load_index(build_index(config, embedder, progress))
-    index = load_index(build)
+    if rebuild:
+        return _rebuilt(config, embedder, progress, "a rebuild was asked for")
+    index = _load_current(config.index_dir)
+    if index is None:
+        log.warning("no index in %s yet; building it (this takes a minute)", config.index_dir)
+        return _rebuilt(config, embedder, progress, "there is no index yet")
     reason = stale_reason(index.manifest, config, embedder.model_id)
     if reason:
         log.warning("the index is stale (%s); rebuilding it", reason)
-        return load_index(build_index(config, embedder, progress))
+        return _rebuilt(config, embedder, progress, f"the index is stale ({reason})")
     return index
+
+
+def _load_current(index_dir: Path) -> Index | None:
+    """The index ``CURRENT`` names, every file read from that one build folder. A rebuild in another
+    process may swap in a new build and remove the old one mid-read: then the new one is read."""
+    name = _current_name(index_dir)
+    try:
+        return None if name is None else load_index(_build_folder(index_dir, name))
+    except IndexDamagedError:
+        newer = _current_name(index_dir)
+        if newer is None or newer == name:
+            raise
+        return load_index(_build_folder(index_dir, newer))
+
+
+def _rebuilt(config: Config, embedder: Embedder, progress: Progress | None, why: str) -> Index:
+    """A new build, loaded; IndexWriteError (saying ``why`` it was needed) when the folder cannot be written."""
+    try:
+        return load_index(build_index(config, embedder, progress))
+    except OSError as exc:
+        raise IndexWriteError(f"{why}, but the index folder {config.index_dir} cannot be written "
+                              f"({exc.strerror or exc}: {exc.filename}). Make it writable, or set EMHQA_INDEX "
+                              "to a writable folder, then run `emhqa index`") from exc
