@@ -1,11 +1,27 @@
-"""The corpus folder: a manifest of documents (title, kind, publisher) and their untouched files."""
+"""The corpus folder: a manifest of documents (title, kind, publisher) and their files.
+
+One function, ``member_path``, decides what a corpus file is: a plain file name inside the folder.
+Changes (``add_document``, ``remove_document``) take a lock shared across processes and write each
+file under a unique temporary name, synced, before renaming it into place, so a change that fails
+leaves the folder as it was. ``emhqa add`` stores text in its normal form (``normal_form``): that
+stored file is what the index is built from and what citations quote.
+"""
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import logging
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from .errors import CorpusError
 from .parsers import PARSERS, parse
@@ -14,8 +30,18 @@ from .types import Section
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+LOCK = ".corpus.lock"
+TEMPORARY_PREFIX, TEMPORARY_SUFFIX = ".emhqa-", ".tmp"  # files being written; hidden, never members
+LOCK_TIMEOUT_S = 60
 KINDS = tuple(PARSERS)
 MAX_FILE_BYTES = 5_000_000
+FILE_MODE = 0o644
+# No folder part, no control characters, not hidden (so not '.', '..', the lock or a temporary file).
+_PLAIN_NAME = re.compile(r"[^./\\\x00-\x1f\x7f][^/\\\x00-\x1f\x7f]*")
+# Zero-width characters split a word in two for search (U+FEFF is also the byte-order mark);
+# CR (after CR LF became LF) and the Unicode line and paragraph separators end a line.
+_NORMAL = {**dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060\u00ad")),
+           **{ord(c): "\n" for c in "\r\u2028\u2029"}}
 
 
 @dataclass(frozen=True)
@@ -53,99 +79,243 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def read_manifest(corpus_dir: Path) -> dict[str, dict]:
+def _is_plain_name(name: str) -> bool:
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate: not text, so no citation id
+        return False
+    return size <= 255 and _PLAIN_NAME.fullmatch(name) is not None and name != MANIFEST
+
+
+def member_path(corpus_dir: Path, name: str) -> Path:
+    """The path of the corpus file ``name``, which must be a plain file name (UTF-8, at most 255 bytes,
+    no folder part, not hidden, not the manifest) and not a symbolic link, so that it resolves inside
+    the corpus folder. The manifest's entries, ``add``, ``remove`` and the index all ask it."""
+    if not _is_plain_name(name):
+        raise CorpusError(f"{name!r} is not a corpus file name: use a plain file name of at most 255 bytes "
+                          f"(no folder part, not starting with '.', not {MANIFEST})")
+    path = corpus_dir / name
+    if path.is_symlink():
+        raise CorpusError(f"{path} is a symbolic link; corpus files must be plain files, so delete the link")
+    return path
+
+
+def normal_form(text: str) -> str:
+    """Text as the corpus stores it: LF line ends only, no byte-order mark, no zero-width characters."""
+    return text.replace("\r\n", "\n").translate(_NORMAL)
+
+
+def _is_utf16(data: bytes) -> bool:
+    """A UTF-16 byte-order mark, or mostly ASCII saved as UTF-16 (a NUL in nearly every other byte)."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return True
+    if len(data) < 2:
+        return False
+    low, high = sorted(half.count(0) / len(half) for half in (data[0::2], data[1::2]))
+    return low < 0.1 and high > 0.9
+
+
+def _decode(data: bytes) -> str:
+    """The text of a corpus file's bytes; CorpusError says why they are not usable UTF-8 text."""
+    if not data:
+        raise CorpusError("empty file")
+    if len(data) > MAX_FILE_BYTES:
+        raise CorpusError(f"file too large (over {MAX_FILE_BYTES:,} bytes)")
+    if _is_utf16(data):
+        raise CorpusError("UTF-16 text; save it as UTF-8")
+    if b"\x00" in data:
+        raise CorpusError("binary file (contains NUL bytes)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorpusError(f"not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from exc
+
+
+def _read_file(path: Path, follow_links: bool = False) -> bytes | None:
+    """A regular file's bytes (at most one past the size limit), or None when there is no such file.
+    Never blocks on a FIFO and, unless told to, never follows a symbolic link."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow_links else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise CorpusError("not a regular file (a folder or a device)")
+            with open(fd, "rb", closefd=False) as handle:
+                return handle.read(MAX_FILE_BYTES + 1)
+        finally:
+            os.close(fd)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise CorpusError(f"cannot be read ({exc.strerror or exc})") from exc
+
+
+def _manifest(corpus_dir: Path) -> tuple[bytes, dict[str, dict]]:
+    """The manifest's bytes and its entries (file name -> title, kind, publisher)."""
     path = corpus_dir / MANIFEST
-    if not path.is_file():
+    try:
+        data = _read_file(path)
+    except CorpusError as exc:
+        raise CorpusError(f"corpus manifest {path}: {exc}") from exc
+    if data is None:
         raise CorpusError(f"no corpus manifest at {path}: create it (see README, 'Adding documents')")
     try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
+        entries = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CorpusError(f"corpus manifest {path} is not valid JSON: {exc}") from exc
     if not isinstance(entries, dict):
         raise CorpusError(f"corpus manifest {path} must map file names to entries")
-    return entries
+    return data, entries
+
+
+def _listed_bytes(corpus_dir: Path, name: str) -> bytes:
+    data = _read_file(member_path(corpus_dir, name))
+    if data is None:
+        raise CorpusError("listed in the manifest but the file is missing")
+    return data
+
+
+def _document(name: str, entry: object, data: bytes) -> Document:
+    """The document a manifest entry and its file's bytes make; CorpusError says why they make none."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("title"), str) or not entry["title"] \
+            or entry.get("kind") not in KINDS:
+        raise CorpusError(f"manifest entry needs a title and a kind out of {', '.join(KINDS)}")
+    text = _decode(data)
+    if normal_form(text) != text:
+        raise CorpusError("it has a byte-order mark, CR line ends or zero-width characters: add it again "
+                          "with `emhqa add FILE --title ... --kind ... --replace`, which stores it without them")
+    return Document(name, entry["title"], entry["kind"], entry.get("publisher"), text)
+
+
+def _read_listed(corpus_dir: Path) -> Corpus:
+    """Every file the manifest lists, each read once: the documents are built from the bytes hashed."""
+    manifest, entries = _manifest(corpus_dir)
+    documents, skipped, hashes = [], {}, {MANIFEST: sha256(manifest)}
+    for name, entry in sorted(entries.items()):
+        try:
+            data = _listed_bytes(corpus_dir, name)
+            hashes[name] = sha256(data)
+            documents.append(_document(name, entry, data))
+        except CorpusError as exc:
+            hashes.setdefault(name, "unusable")
+            skipped[name] = str(exc)
+    return Corpus(tuple(documents), skipped, hashes)
 
 
 def corpus_hashes(corpus_dir: Path) -> dict[str, str]:
     """Hashes of the manifest and of every file it names: the fingerprint an index is built from."""
-    hashes = {MANIFEST: sha256((corpus_dir / MANIFEST).read_bytes())}
-    for name in sorted(read_manifest(corpus_dir)):
-        path = corpus_dir / name
-        hashes[name] = sha256(path.read_bytes()) if path.is_file() else "missing"
-    return hashes
-
-
-def _problem(path: Path, entry: object) -> str | None:
-    """Why a manifest entry cannot be indexed, or None when it can."""
-    if not isinstance(entry, dict) or not entry.get("title") or entry.get("kind") not in KINDS:
-        return f"manifest entry needs a title and a kind out of {', '.join(KINDS)}"
-    if not path.is_file():
-        return "listed in the manifest but the file is missing"
-    size = path.stat().st_size
-    if size == 0:
-        return "empty file"
-    if size > MAX_FILE_BYTES:
-        return f"file too large ({size} bytes, limit {MAX_FILE_BYTES})"
-    data = path.read_bytes()
-    if b"\x00" in data:
-        return "binary file (contains NUL bytes)"
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return f"not UTF-8 text ({exc.reason} at byte {exc.start})"
-    return None
+    return _read_listed(corpus_dir).hashes
 
 
 def load_corpus(corpus_dir: Path) -> Corpus:
     """Read every document the manifest names; skip (and say why) what cannot be indexed."""
-    entries = read_manifest(corpus_dir)
-    documents, skipped = [], {}
-    for name, entry in sorted(entries.items()):
-        path = corpus_dir / name
-        problem = _problem(path, entry)
-        if problem:
-            skipped[name] = problem
-            log.warning("skipping corpus file %s: %s", name, problem)
-            continue
-        text = path.read_bytes().decode("utf-8")
-        documents.append(Document(name, entry["title"], entry["kind"], entry.get("publisher"), text))
-    listed = set(entries) | {MANIFEST}
+    corpus = _read_listed(corpus_dir)
     for path in sorted(corpus_dir.iterdir()):
-        if path.is_file() and path.name not in listed and not path.name.startswith("."):
-            skipped[path.name] = "not listed in corpus/manifest.json (add it with `emhqa add`)"
-            log.warning("skipping corpus file %s: not listed in the manifest", path.name)
-    return Corpus(tuple(documents), skipped, corpus_hashes(corpus_dir))
+        if path.is_file() and path.name not in corpus.hashes and not path.name.startswith("."):
+            corpus.skipped[path.name] = "not listed in corpus/manifest.json (add it with `emhqa add`)"
+    for name, reason in corpus.skipped.items():
+        log.warning("skipping corpus file %r: %s", name, reason)
+    return corpus
 
 
-def _write_manifest(corpus_dir: Path, entries: dict[str, dict]) -> None:
-    temporary = corpus_dir / f".{MANIFEST}.tmp"
-    temporary.write_text(json.dumps(entries, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    temporary.replace(corpus_dir / MANIFEST)
+def _manifest_bytes(entries: dict[str, dict]) -> bytes:
+    return (json.dumps(entries, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _staged(corpus_dir: Path, data: bytes) -> Path:
+    """``data`` written and synced to a new temporary file in the corpus folder (removed on failure)."""
+    fd, name = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, suffix=TEMPORARY_SUFFIX, dir=corpus_dir)
+    try:
+        with open(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), FILE_MODE)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        os.unlink(name)
+        raise
+    return Path(name)
+
+
+def _commit(corpus_dir: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` (name -> bytes) into the corpus folder: all are written and synced under
+    temporary names before any is renamed over its name (a rename replaces a link, never follows it)."""
+    staged: list[tuple[Path, str]] = []
+    try:
+        for name, data in files.items():
+            staged.append((_staged(corpus_dir, data), name))
+        for temporary, name in staged:
+            os.replace(temporary, corpus_dir / name)
+    finally:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+    folder = os.open(corpus_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+@contextmanager
+def _changing(corpus_dir: Path) -> Iterator[dict[str, dict]]:
+    """The manifest's entries, read under the corpus lock, which is held until the block ends.
+    Temporary files that a killed change left behind are removed first."""
+    if not corpus_dir.is_dir():
+        raise CorpusError(f"no corpus folder at {corpus_dir}: set EMHQA_CORPUS to the corpus folder")
+    try:
+        with FileLock(corpus_dir / LOCK, timeout=LOCK_TIMEOUT_S):
+            for leftover in corpus_dir.glob(f"{TEMPORARY_PREFIX}*{TEMPORARY_SUFFIX}"):
+                leftover.unlink(missing_ok=True)
+            yield _manifest(corpus_dir)[1]
+    except Timeout as exc:
+        raise CorpusError(f"another emhqa command kept {corpus_dir} locked for {LOCK_TIMEOUT_S} s; "
+                          "try again when it has finished") from exc
+    except OSError as exc:
+        raise CorpusError(f"the corpus folder could not be changed ({exc.strerror or exc}); free disk space "
+                          "or fix the folder's permissions, then try again") from exc
+
+
+def _stored_form(path: Path, name: str, entry: dict) -> bytes:
+    """The bytes ``emhqa add`` stores for the file at ``path``: its text in normal form, once it is
+    known to be a usable document with something to index."""
+    data = _read_file(path, follow_links=True)
+    if data is None:
+        raise CorpusError("no such file")
+    text = _decode(data)
+    stored = normal_form(text).encode("utf-8")
+    if not _document(name, entry, stored).sections():
+        raise CorpusError("nothing in it would be indexed: check --kind, or mark its sections with "
+                          "Markdown '#' headings")
+    if stored != data:
+        log.warning("%r is stored without its byte-order mark, CR line ends or zero-width characters", name)
+    return stored
 
 
 def add_document(corpus_dir: Path, path: Path, title: str, kind: str, publisher: str | None = None,
                  replace: bool = False) -> str:
-    """Copy a user's text or Markdown file into the corpus, byte for byte, and list it in the
-    manifest; returns its citation id (the file name). Nothing changes when it cannot be indexed."""
-    name = path.name
-    entries = read_manifest(corpus_dir)
-    if name == MANIFEST or name.startswith("."):
-        raise CorpusError(f"{name!r} cannot be a corpus file name; rename the file")
-    if (name in entries or (corpus_dir / name).exists()) and not replace:
-        raise CorpusError(f"{name} is already in the corpus; pass --replace to replace it")
-    entry = {"title": title, "kind": kind, "publisher": publisher}
-    problem = _problem(path, entry)
-    if problem:
-        raise CorpusError(f"cannot add {path}: {problem}")
-    (corpus_dir / name).write_bytes(path.read_bytes())
-    _write_manifest(corpus_dir, {**entries, name: entry})
+    """Store a user's text or Markdown file in the corpus (in normal form) and list it in the
+    manifest; returns its citation id (the file name). Nothing changes when it fails."""
+    name, entry = path.name, {"title": title, "kind": kind, "publisher": publisher}
+    try:
+        stored = _stored_form(path, name, entry)
+        with _changing(corpus_dir) as entries:
+            target = member_path(corpus_dir, name)
+            if not replace and (name in entries or os.path.lexists(target)):
+                raise CorpusError(f"{name} is already in the corpus; pass --replace to replace it")
+            _commit(corpus_dir, {name: stored, MANIFEST: _manifest_bytes({**entries, name: entry})})
+    except CorpusError as exc:
+        raise CorpusError(f"cannot add {str(path)!r}: {exc}") from exc
     return name
 
 
 def remove_document(corpus_dir: Path, name: str) -> None:
-    """Drop a document from the manifest and delete its file; its passages go at the next index."""
-    entries = read_manifest(corpus_dir)
-    if name not in entries:
-        raise CorpusError(f"{name} is not in {corpus_dir / MANIFEST}")
-    _write_manifest(corpus_dir, {key: value for key, value in entries.items() if key != name})
-    (corpus_dir / name).unlink(missing_ok=True)
+    """Drop a document from the manifest, then delete its file; its passages go at the next index."""
+    try:
+        with _changing(corpus_dir) as entries:
+            target = member_path(corpus_dir, name)
+            if name not in entries:
+                raise CorpusError(f"it is not in {corpus_dir / MANIFEST}")
+            _commit(corpus_dir, {MANIFEST: _manifest_bytes({k: v for k, v in entries.items() if k != name})})
+            target.unlink(missing_ok=True)
+    except CorpusError as exc:
+        raise CorpusError(f"cannot remove {name!r}: {exc}; nothing was deleted") from exc
