@@ -25,5 +25,9 @@ class IndexDamagedError(EmhqaError):
         super().__init__(f"{problem}. Run `emhqa index --rebuild` to rebuild the index.")
 
 
+class IndexWriteError(EmhqaError):
+    """The index must be built or rebuilt, but its folder cannot be written (read-only, no space)."""
+
+
 class GeneratorError(EmhqaError):
     """A generator name is unknown or a generator failed."""
