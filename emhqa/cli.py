@@ -66,7 +66,10 @@ def _config(args):
     overrides = {name: getattr(args, f"llm_{name}") for name in
                  ("provider", "model", "base_url", "temperature", "timeout", "max_tokens")
                  if getattr(args, f"llm_{name}", None) is not None}
-    return config.with_(llm=replace(config.llm, **overrides)) if overrides else config
+    config = config.with_(llm=replace(config.llm, **overrides)) if overrides else config
+    if args.generator == "llm":
+        config.llm.check()  # refuse bad settings before loading the model
+    return config
 
 
 def _render(answer, titles: dict[str, str]) -> str:

@@ -1,6 +1,7 @@
-"""One place for every setting, checked when it is made."""
+"""One place for every setting, checked when it is made; the LLM settings when the llm generator is made."""
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -10,6 +11,8 @@ from .errors import ConfigError
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 MAX_QUESTION_CHARS = 2000
+MAX_LLM_TIMEOUT = 3600  # seconds
+MAX_LLM_TOKENS = 32768
 
 
 def _env_path(name: str, default: Path) -> Path:
@@ -17,12 +20,29 @@ def _env_path(name: str, default: Path) -> Path:
     return Path(value).expanduser() if value else default
 
 
+def _env_folder(name: str, default: Path) -> Path:
+    """A folder that must exist when the variable names it."""
+    path = _env_path(name, default)
+    if name in os.environ and os.environ[name] and not path.is_dir():
+        raise ConfigError(f"{name}={os.environ[name]!r} is not a folder: point it at an existing folder, "
+                          "or unset it to use the default")
+    return path
+
+
 def _env_float(name: str, default: float) -> float:
+    """The variable as a number; NaN when it is not one, which the setting's check refuses."""
     value = os.environ.get(name)
     try:
         return float(value) if value else default
     except ValueError:
-        raise ConfigError(f"{name}={value!r} is not a number") from None
+        return math.nan
+
+
+def _env_int(name: str, default: int) -> int:
+    """The variable as a whole number; 0 when it is not one (NaN, infinite, fractional, not a number),
+    which the setting's check refuses."""
+    number = _env_float(name, default)
+    return int(number) if math.isfinite(number) and number == int(number) else 0
 
 
 @dataclass(frozen=True)
@@ -39,15 +59,27 @@ class LLMSettings:
     base_url: str | None = field(default_factory=lambda: os.environ.get("EMHQA_LLM_BASE_URL") or None)
     temperature: float = field(default_factory=lambda: _env_float("EMHQA_LLM_TEMPERATURE", 0.0))
     timeout: float = field(default_factory=lambda: _env_float("EMHQA_LLM_TIMEOUT", 30.0))
-    max_tokens: int = field(default_factory=lambda: int(_env_float("EMHQA_LLM_MAX_TOKENS", 512)))
+    max_tokens: int = field(default_factory=lambda: _env_int("EMHQA_LLM_MAX_TOKENS", 512))
 
-    def __post_init__(self) -> None:
-        checks = {"provider": self.provider in ("openai", "ollama"), "model": bool(self.model.strip()),
-                  "temperature": 0 <= self.temperature <= 2, "timeout": self.timeout > 0,
-                  "max_tokens": self.max_tokens >= 16}
-        bad = [name for name, ok in checks.items() if not ok]
-        if bad:
-            raise ConfigError(f"invalid LLM setting(s): {', '.join(bad)}")
+    def problems(self) -> list[str]:
+        """What is wrong with these settings, each naming its variable and option ([] when usable)."""
+        rules = {"provider": (self.provider in ("openai", "ollama"), "must be openai or ollama"),
+                 "model": (bool(self.model.strip()), "must not be empty"),
+                 "temperature": (0 <= self.temperature <= 2, "must be a number from 0 to 2"),
+                 "timeout": (0 < self.timeout <= MAX_LLM_TIMEOUT,
+                             f"must be a number of seconds above 0, at most {MAX_LLM_TIMEOUT}"),
+                 "max_tokens": (16 <= self.max_tokens <= MAX_LLM_TOKENS,
+                                f"must be a whole number from 16 to {MAX_LLM_TOKENS}")}
+        return [f"{name} {rule} (EMHQA_LLM_{name.upper()} or --llm-{name.replace('_', '-')})"
+                for name, (ok, rule) in rules.items() if not ok]
+
+    def check(self) -> "LLMSettings":
+        """These settings, or ConfigError naming every bad one. Only the ``llm`` generator needs them,
+        so they are checked where it is made, never where an extractive answer is asked for."""
+        problems = self.problems()
+        if problems:
+            raise ConfigError(f"invalid LLM setting(s): {'; '.join(problems)}")
+        return self
 
     @property
     def api_key(self) -> str:
@@ -59,7 +91,7 @@ class LLMSettings:
 class Config:
     """Paths, model and retrieval settings. ``EMHQA_CORPUS``/``EMHQA_INDEX``/``EMHQA_MODEL`` override."""
 
-    corpus_dir: Path = field(default_factory=lambda: _env_path("EMHQA_CORPUS", REPO_ROOT / "corpus"))
+    corpus_dir: Path = field(default_factory=lambda: _env_folder("EMHQA_CORPUS", REPO_ROOT / "corpus"))
     index_dir: Path = field(default_factory=lambda: _env_path("EMHQA_INDEX", REPO_ROOT / "index"))
     model: str = field(default_factory=lambda: os.environ.get("EMHQA_MODEL", DEFAULT_MODEL))
     max_chunk_chars: int = 600

@@ -25,6 +25,11 @@ def validate_question(question: str) -> str:
     """The question without control characters; QuestionError when empty or too long."""
     if not isinstance(question, str):
         raise QuestionError("the question must be text")
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise QuestionError(f"the question holds {question[exc.start]!r} at character {exc.start + 1}, which is "
+                            "not text (invalid UTF-8 or a lone surrogate): type it again in UTF-8") from None
     if len(question) > MAX_QUESTION_CHARS:
         raise QuestionError(f"the question is {len(question)} characters long; "
                             f"the limit is {MAX_QUESTION_CHARS}. Ask a shorter question.")

@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Callable
 from importlib.metadata import entry_points
 
-from ..errors import GeneratorError
+from ..errors import EmhqaError, GeneratorError
 from .base import Claim, Draft, Generator
 
 Factory = Callable[..., Generator]
@@ -29,6 +29,7 @@ def _llm(**resources) -> Generator:
     from .verification import Verifier
 
     config = resources["config"]
+    config.llm.check()
     return LLMGenerator(make_chat_model(config.llm), Verifier(resources["evidence"], resources["encoder"]),
                         fallback=_extractive(**resources), settings=config.llm,
                         max_sentences=config.max_answer_sentences)
@@ -56,8 +57,9 @@ def _factory(name: str) -> Factory:
         module, _, attribute = name.partition(":")
         try:
             return getattr(importlib.import_module(module), attribute)
-        except (ImportError, AttributeError) as exc:
-            raise GeneratorError(f"cannot import generator {name!r}: {exc}") from exc
+        except Exception as exc:  # a bad path (":", "..x:y") or a module that fails as it is imported
+            raise GeneratorError(f"cannot import generator {name!r} ({type(exc).__name__}: {exc}); give "
+                                 f"package.module:factory, or one of: {', '.join(available())}") from exc
     raise GeneratorError(f"unknown generator {name!r}; available: {', '.join(available())} "
                          "(or a dotted path package.module:factory)")
 
@@ -67,7 +69,7 @@ def make_generator(name: str, **resources) -> Generator:
     factory = _factory(name)
     try:
         generator = factory(**resources)
-    except GeneratorError:
+    except EmhqaError:  # a bad setting or a missing package, already said plainly
         raise
     except Exception as exc:  # a third-party factory's failure, e.g. a wrong signature
         raise GeneratorError(f"generator {name!r} could not be created ({type(exc).__name__}: {exc})") from exc
