@@ -26,8 +26,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="show an LLM's draft on stderr as it arrives (default: when stderr is a terminal)")
     _llm_options(ask)
     evaluate = commands.add_parser("eval", help="score the system against the FAQ and dev questions")
-    evaluate.add_argument("--regime", choices=["lookup", "loo", "dev", "near-topic", "off-topic", "all"],
-                          default="all")
+    evaluate.add_argument("--regime", default="all",
+                          help="lookup, loo, dev, near-topic, off-topic, first-turn, follow-up, follow-up-alone, "
+                               "follow-up-near, or all (default)")
     evaluate.add_argument("--generator", default="extractive")
     _llm_options(evaluate)
     evaluate.add_argument("--split", choices=["tune", "report", "all"], default="all",
@@ -140,9 +141,12 @@ def _remove(args) -> int:
 
 
 def _eval(args) -> int:
+    from .errors import EmhqaError
     from .evaluation import REGIMES, evaluate, to_markdown, to_table
     from .pipeline import load
 
+    if args.regime not in (*REGIMES, "all"):
+        raise EmhqaError(f"unknown regime {args.regime!r}; choose one of {', '.join(REGIMES)} or all")
     qa = load(_config(args))
     regimes = REGIMES if args.regime == "all" else (args.regime,)
     report = evaluate(qa, regimes, generator=args.generator, split=None if args.split == "all" else args.split,

@@ -20,9 +20,13 @@ from .retrieval import MODES
 from .types import Answer
 
 DEV_FILE = REPO_ROOT / "eval" / "dev.jsonl"
+CONVERSATIONS_FILE = REPO_ROOT / "eval" / "conversations.jsonl"
 ALSO_ANSWERED_FILE = REPO_ROOT / "eval" / "faq_also_answered.json"
-REGIMES = ("lookup", "loo", "dev", "near-topic", "off-topic")
-UNANSWERABLE = ("near-topic", "off-topic")
+# Conversations: first turns; answerable follow-ups with their history and, as the baseline, without
+# it; follow-ups the corpus cannot answer (with history).
+CONVERSATION_REGIMES = ("first-turn", "follow-up", "follow-up-alone", "follow-up-near")
+REGIMES = ("lookup", "loo", "dev", "near-topic", "off-topic", *CONVERSATION_REGIMES)
+UNANSWERABLE = ("near-topic", "off-topic", "follow-up-near")
 Key = tuple[str, str]  # (source, section)
 
 
@@ -36,6 +40,7 @@ class Item:
     hidden: Key | None = None  # a section kept out of retrieval (leave-one-out)
     split: str = "report"
     facts: tuple[tuple[str, ...], ...] = ()  # key-fact groups: the answer holds one string of each
+    history: tuple[str, ...] = ()  # the conversation's earlier questions, oldest first
 
     @property
     def answerable(self) -> bool:
@@ -87,7 +92,29 @@ def load_gold(qa, regimes: Iterable[str] = REGIMES, dev_file: Path = DEV_FILE,
             facts = tuple(tuple(group) for group in row.get("facts", ()))
             items.append(Item(row["id"], row["question"], regime, gold, answers.get(row.get("faq")),
                               split=row["split"], facts=facts))
+    items += conversation_items(regimes, split)
     return Gold(items, unanswered)
+
+
+def conversation_items(regimes: set[str], split: str | None, path: Path = CONVERSATIONS_FILE) -> list[Item]:
+    """Items of the conversation regimes from ``eval/conversations.jsonl``."""
+    if not regimes & set(CONVERSATION_REGIMES) or not path.exists():
+        return []
+    items = []
+    for row in (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()):
+        if split and row["split"] != split:
+            continue
+        history: tuple[str, ...] = ()
+        for n, turn in enumerate(row["turns"]):
+            gold = frozenset((g["source"], g["section"]) for g in turn.get("gold", ()))
+            facts = tuple(tuple(group) for group in turn.get("facts", ()))
+            variants = (["first-turn"] if n == 0 else ["follow-up-near"] if not gold
+                        else ["follow-up", "follow-up-alone"])
+            for regime in (v for v in variants if v in regimes):
+                items.append(Item(f"{row['id']}-{n}", turn["question"], regime, gold, split=row["split"],
+                                  facts=facts, history=() if regime == "follow-up-alone" else history))
+            history += (turn["question"],)
+    return items
 
 
 def _markers(answer: Answer) -> str:
@@ -194,10 +221,12 @@ def evaluate(qa, regimes: Iterable[str] = REGIMES, generator: str | None = None,
         for mode in modes:
             hidden = item.hidden
             exclude = (lambda c, h=hidden: (c.source, c.section) == h) if hidden else None
-            answer = qa.ask(item.question, k=k, generator=generator, exclude=exclude, mode=mode)
+            answer = qa.ask(item.question, k=k, generator=generator, exclude=exclude, mode=mode,
+                            history=item.history)
             row = score(item, answer)
             grouped.setdefault(item.regime, {}).setdefault(mode, []).append(row)
             per_question.append({"id": item.id, "regime": item.regime, "mode": mode, "question": item.question,
+                                 "history": list(item.history), "standalone": answer.details.get("standalone"),
                                  "gold": sorted(list(k) for k in item.gold), "gold_answer": item.gold_answer,
                                  "answer": answer.text, "abstained": answer.abstained,
                                  "citations": [c.to_dict() for c in answer.citations],
@@ -272,15 +301,16 @@ def to_table(report: dict) -> str:
 
 
 def tune_abstention(qa, save_to: Path | None = None) -> dict:
-    """Fit the abstention model on the tuning half of the dev set only (answerable or not), then pick
-    the threshold that maximizes the mean of answer correctness (answerable questions) and near-topic
-    refusal, among the thresholds that refuse every off-topic question; optionally save it."""
+    """Fit the abstention model on the tuning halves of the dev questions and the conversations'
+    follow-ups only (answerable or not), then pick the threshold that maximizes the mean of answer
+    correctness (answerable questions) and near-topic refusal, among the thresholds that refuse every
+    off-topic question; optionally save it."""
     from .abstention import AbstentionModel, fit
 
-    items = load_gold(qa, ("dev", *UNANSWERABLE), split="tune").items
+    items = load_gold(qa, ("dev", "follow-up", *UNANSWERABLE), split="tune").items
     saved, qa.abstention = qa.abstention, AbstentionModel({}, 60.0)  # answer everything: see each answer
     try:
-        answers = [qa.ask(item.question) for item in items]
+        answers = [qa.ask(item.question, history=item.history) for item in items]
     finally:
         qa.abstention = saved
     rows = [a.details["features"] for a in answers]
@@ -289,12 +319,12 @@ def tune_abstention(qa, save_to: Path | None = None) -> dict:
     probabilities = [model.probability(row) for row in rows]
 
     def shares(threshold: float) -> dict[str, float]:
-        def share(regime: str, good) -> float:
-            chosen = [(p, c) for item, p, c in zip(items, probabilities, correct) if item.regime == regime]
+        def share(regimes: tuple[str, ...], good) -> float:
+            chosen = [(p, c) for item, p, c in zip(items, probabilities, correct) if item.regime in regimes]
             return sum(good(p, c) for p, c in chosen) / len(chosen) if chosen else 1.0
-        return {"correct": share("dev", lambda p, c: p >= threshold and c),
-                "near_refused": share("near-topic", lambda p, c: p < threshold),
-                "off_refused": share("off-topic", lambda p, c: p < threshold)}
+        return {"correct": share(("dev", "follow-up"), lambda p, c: p >= threshold and c),
+                "near_refused": share(("near-topic", "follow-up-near"), lambda p, c: p < threshold),
+                "off_refused": share(("off-topic",), lambda p, c: p < threshold)}
 
     def value(threshold: float) -> float:
         s = shares(threshold)
@@ -305,5 +335,5 @@ def tune_abstention(qa, save_to: Path | None = None) -> dict:
     summary = {"tuning_questions": len(items), "answerable": sum(i.answerable for i in items),
                "threshold": threshold, **shares(threshold)}
     if save_to:
-        model.save(save_to, {"fitted_on": "eval/dev.jsonl split=tune", **summary})
+        model.save(save_to, {"fitted_on": "eval/dev.jsonl and eval/conversations.jsonl, split=tune", **summary})
     return summary

@@ -27,7 +27,7 @@ from functools import lru_cache
 import numpy as np
 
 from .index import Index, mean_direction, without_direction
-from .query import Part, Query, QueryAnalyzer
+from .query import CASE_WORDS, Part, Query, QueryAnalyzer
 from .synonyms import related
 from .text import tokens
 from .types import Passage, Span
@@ -221,8 +221,8 @@ class Evidence:
         """For a part that asks for a number: the picked sentences if one states a number the question
         does not give beside the part's most specific focus word ("hemoglobin" of "hemoglobin level"),
         else the best such sentence within the runner-up margin, else nothing."""
-        key = self.family(max(sorted(part.focus), key=lambda t: self.idf.get(t, self.unseen_idf))) \
-            if part.focus else None
+        specific = part.focus - CASE_WORDS - self.analyzer.topic  # "how old was he in case 4?" names no word
+        key = self.family(max(sorted(specific), key=lambda t: self.idf.get(t, self.unseen_idf))) if specific else None
 
         def states(s: ScoredSentence) -> bool:
             if not _new_numbers(s.sentence.text, question):

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 
 from .abstention import AbstentionModel
 from .config import MAX_QUESTION_CHARS, Config
+from .conversation import Condenser
 from .corpus import load_corpus
 from .embedding import shared_embedder
 from .errors import EmhqaError, GeneratorError, QuestionError
@@ -95,6 +96,7 @@ class QA:
         self.config, self.index, self.encoder, self.texts = config, index, encoder, texts
         check_chunks(index.chunks, texts)  # nothing the files do not say can be quoted
         self.analyzer = QueryAnalyzer(index)
+        self.condenser = Condenser(self.analyzer, encoder, index.manifest["documents"])
         self.retriever = HybridRetriever(index, encoder, config, analyzer=self.analyzer)
         self.evidence = Evidence(index, self.analyzer, encoder, texts,
                                  Selection(max_sentences=config.max_answer_sentences))
@@ -120,27 +122,30 @@ class QA:
 
     def ask(self, question: str, k: int = 5, generator: str | None = None,
             exclude: Exclude | None = None, mode: Mode = "hybrid",
-            on_token: Callable[[str], None] | None = None) -> Answer:
+            on_token: Callable[[str], None] | None = None, history: Sequence[Answer | str] = ()) -> Answer:
         """Answer from the corpus with verified citations, or abstain; QuestionError on bad input.
 
-        ``on_token`` receives the generator's raw text as it streams (an LLM's unverified draft:
-        show it as provisional and replace it with the returned answer)."""
+        ``history``: the conversation's earlier answers (or questions), oldest first; a follow-up
+        ("and the chest x-ray?") is answered as the standalone question it stands for
+        (``details["standalone"]``). ``on_token`` receives the generator's raw text as it streams (an
+        LLM's unverified draft: show it as provisional and replace it with the returned answer)."""
         started = time.perf_counter()
         question = validate_question(question)
         if not 1 <= k <= 50:
             raise QuestionError("k must be between 1 and 50")
+        standalone = self.condenser.standalone(question, self._previous(history))
         retriever = self.retriever if mode == "hybrid" else self.retriever.with_mode(mode)
-        passages = retriever.retrieve(question, k, exclude)
-        assessment = self.evidence.assess(question, tuple(passages))
+        passages = retriever.retrieve(standalone, k, exclude)
+        assessment = self.evidence.assess(standalone, tuple(passages))
         signals = assessment.features
         probability = self.abstention.probability(signals)
         details = {"answerable_probability": round(probability, 4), "features": signals,
                    "generator": generator or self.default_generator, "mode": mode,
-                   "answered_as": assessment.query.text, "case": assessment.query.document,
+                   "standalone": standalone, "answered_as": assessment.query.text, "case": assessment.query.document,
                    "not_covered": [part.text for part in assessment.uncovered]}
         if not assessment.answer or probability < self.abstention.threshold:
             return self._abstention(question, passages, details, started)
-        draft = self._generate(generator or self.default_generator, question, passages, on_token)
+        draft = self._generate(generator or self.default_generator, standalone, passages, on_token)
         text, citations, removed = cite(draft, passages, self.texts)
         details["warnings"] = ([f"Not covered by the sources: {part}" for part in details["not_covered"]]
                                + list(draft.warnings) + ([unverified_warning(removed)] if removed else []))
@@ -149,6 +154,15 @@ class QA:
             return self._abstention(question, passages, details, started)
         details["seconds"] = time.perf_counter() - started
         return Answer(question, text, False, tuple(citations), tuple(passages), details=details)
+
+    def _previous(self, history: Sequence[Answer | str]) -> str | None:
+        """The standalone form of the last turn of ``history``: an Answer records it; questions given
+        as strings are resolved in order (the last four turns)."""
+        previous = None
+        for turn in list(history)[-4:]:
+            previous = (turn.details.get("standalone", turn.question) if isinstance(turn, Answer)
+                        else self.condenser.standalone(validate_question(turn), previous))
+        return previous
 
     def _generate(self, name: str, question: str, passages: Sequence[Passage],
                   on_token: Callable[[str], None] | None) -> Draft:

@@ -39,11 +39,11 @@ _PATIENT = re.compile(r"\b(" + "|".join(_ONE_PATIENT) + r"|year-old|years? old)\
 _QUESTION_WORD = r"(?:what|how|why|when|where|which|who|whose|is|are|was|were|does|do|did|can|could|should|will|has|have)"
 _PART_BREAK = re.compile(r"\?\s+(?=\S)|;\s*|,?\s+(?:and|&|plus|also)\s+(?=" + _QUESTION_WORD + r"\b)", re.IGNORECASE)
 # Words that ask rather than say what is asked about.
-_ASKING = frozenset(tokens("tell explain describe know please like mean meant typical usual usually according say "
-                           "says said mention mentions state states"))
+ASKING_WORDS = frozenset(tokens("tell explain describe know please like mean meant typical usual usually according "
+                                "say says said mention mentions state states report"))
 _PATIENT_WORDS = frozenset(tokens(" ".join(_ONE_PATIENT) + " year old"))
-# Words of any case's presentation that name no case in particular.
-_GENERIC = frozenset(tokens("case report history clinical summary patient information presentation present "
+# Words of any case's presentation that name no case in particular (nor say what is asked of it).
+CASE_WORDS = frozenset(tokens("case report history clinical summary patient information presentation present "
                             "gender age year old years man male woman female he his him she her system"))
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")
 # "the reference-book outline", "this FAQ": a determiner and up to three words that may name a document.
@@ -54,6 +54,8 @@ _HEAD = re.compile(r"\b(?:what|which)\s+(?:" + _SKIPPED + r"\s+)*([A-Za-z][\w-]*
 _QUANTITY = re.compile(r"\b(?:how\s+(?:many|much|long|old)|(?:at\s+)?what\s+age|doses?|dosages?|dosing|incidence|"
                        r"prevalence|rates?|percent(?:age)?|levels?|counts?|values?|costs?|price|ratio|number\s+of|"
                        r"hb|hgb|hemoglobin|haemoglobin)\b", re.IGNORECASE)
+_AGE = re.compile(r"\bhow\s+old\b|\bwhat\s+age\b", re.IGNORECASE)
+_AGE_WORDS = frozenset(tokens("old age"))
 _HOW = re.compile(r"^\W*how\s+(?:is|are|was|were|can|should|do|does)\b.*?\b([A-Za-z]+ed)\W*$", re.IGNORECASE)
 
 
@@ -128,7 +130,7 @@ class QueryAnalyzer:
     def _naming(identities: dict[str, frozenset[str]]) -> dict[str, frozenset[str]]:
         """Case source -> the identity tokens that name it and no other case."""
         shared = Counter(t for terms in identities.values() for t in terms)
-        return {source: frozenset(t for t in terms if shared[t] == 1) - _GENERIC
+        return {source: frozenset(t for t in terms if shared[t] == 1) - CASE_WORDS
                 for source, terms in identities.items()}
 
     def _titled(self, documents: list[dict], used: frozenset[str]) -> dict[str, frozenset[str]]:
@@ -173,7 +175,7 @@ class QueryAnalyzer:
         context = self.topic | identity | frozenset(tokens(statements))
         pieces: list[str] = []
         for piece in (p.strip() for p in _PART_BREAK.split(asked)):
-            if pieces and not (frozenset(tokens(piece)) - context - _ASKING):
+            if pieces and not (frozenset(tokens(piece)) - context - ASKING_WORDS):
                 pieces[-1] = f"{pieces[-1]} {piece}"  # nothing asked of its own: part of the previous one
             elif piece:
                 pieces.append(piece)
@@ -196,9 +198,11 @@ def _statements(text: str) -> str:
 def _part(piece: str, identity: frozenset[str], context: frozenset[str]) -> Part:
     """One part of a question: what is embedded, its focus and its head. A part that asks only about
     its context ("What is EMH?", "how old was the patient?") has that context as its focus, no head."""
-    focus = frozenset(tokens(piece)) - context - _ASKING - _PATIENT_WORDS
+    focus = frozenset(tokens(piece)) - context - ASKING_WORDS - _PATIENT_WORDS
     match = _HEAD.search(piece) or _HOW.match(piece)
     head = frozenset(tokens(match.group(1))) & focus if match else frozenset()
+    if _AGE.search(piece):  # "how old was he?": the patient word "old" is what is asked
+        focus, head = focus | _AGE_WORDS, head | _AGE_WORDS
     return Part(piece, _without(piece, identity) or piece, focus or frozenset(tokens(piece)) - identity, head,
                 bool(_QUANTITY.search(piece)))
 

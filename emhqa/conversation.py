@@ -1,0 +1,158 @@
+"""Follow-up questions made standalone from the conversation so far: offline and deterministic.
+
+In a chat, a follow-up leans on the turn before it: "and the chest x-ray?", "what were his symptoms?",
+"what about the other case?", "is that typical?". Before retrieval, ``Condenser.standalone`` rewrites it
+into a question that stands alone, from the previous turn's standalone question (README, "Conversations"):
+- **the case in focus**: a follow-up that refers to a patient ("his", "the patient") or says nothing of
+  a case is asked about the previous turn's case report; "the other case/patient" switches to the other one;
+- **ellipsis**: "and X?" / "what about X?" is the previous question with X in place of its words most like X
+  (by the embedding model: "CT" gives way to "chest x-ray"); when nothing there is like X, "What about X?";
+- **a pronoun and little else** ("why?", "is that typical?", "how is it treated?") is asked together with
+  the previous question.
+A question that stands alone (names its own case or document, or has no pronoun and no leading "and" or
+"what about") is left as it is, so the history never changes what a standalone question retrieves.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .query import ASKING_WORDS, QueryAnalyzer
+from .text import tokens
+from .types import Answer
+
+_ELLIPSIS = re.compile(r"^\W*(?:(?:and|but|so|ok(?:ay)?)\W+)?(?:(?:what|how)\s+about|and)\s+"
+                       r"(?P<rest>(?!(?:what|how|why|when|where|which|who|whose|is|are|was|were|does|do|did|can|"
+                       r"could|should|would|will|has|have)\b).+?)[\s?.!]*$", re.IGNORECASE)
+# A fragment: a few words with no question word or verb first ("calcified?", "any unusual organs?").
+_FRAGMENT = re.compile(r"^\W*(?P<rest>(?!(?:what|how|why|when|where|which|who|whose|is|are|was|were|does|do|did|can|"
+                       r"could|should|would|will|has|have|tell|explain|describe|list|define)\b)"
+                       r"(?:[\w'-]+\s*){1,4}?)[\s?.!]*$", re.IGNORECASE)
+_OTHER = re.compile(r"\b(?:in|for|of|with)?\s*(?:the\s+)?other\s+(?:case|patient|one|report|man|guy|person)\b",
+                    re.IGNORECASE)
+_PATIENT = re.compile(r"\b(?:he|him|his|she|her|hers|the\s+patient|this\s+patient|that\s+patient|the\s+case)\b",
+                      re.IGNORECASE)
+_PRONOUN = re.compile(r"\b(?:it|its|this|that|these|those|they|them|their|there|why)\b", re.IGNORECASE)
+_DETERMINER = re.compile(r"^(?:the|a|an|his|her|its|their)\s+", re.IGNORECASE)
+_WORDS = re.compile(r"[\w][\w'-]*")
+# What ``standalone`` adds to a question, taken off again before the next turn builds on it.
+_ADDED = re.compile(r",\s+(?:about:\s.*|(?:in the case report|according to the) “[^”]*”)\??\s*$")
+_DANGLING = re.compile(r"\s+(?:with|of|in|for|from|the|a|an|and)(?=\s*(?:[,?.!]|$))", re.IGNORECASE)
+
+
+def _core(question: str) -> str:
+    """A standalone question without what ``standalone`` added to it (case reference, "about: ...")."""
+    while _ADDED.search(question):
+        question = _ADDED.sub("", question)
+    return question.strip()
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One exchange: the question as typed, the question it was answered as, and the answer."""
+
+    question: str
+    standalone: str
+    answer: Answer
+
+
+class Condenser:
+    """Rewrites a follow-up into a standalone question from the previous standalone question."""
+
+    def __init__(self, analyzer: QueryAnalyzer, encoder, documents: Sequence[dict], similar: float = 0.25):
+        self.analyzer, self.encoder, self.similar = analyzer, encoder, similar
+        self.names = {d["source"]: self._name(d["title"]) for d in documents}
+        self.cases = [d["source"] for d in documents if d["kind"] == "case"]
+
+    def standalone(self, question: str, previous: str | None) -> str:
+        """``question`` as a question that stands alone, given the previous turn's standalone question."""
+        if not previous or self.analyzer.analyze(question).document:
+            return question
+        before = self.analyzer.analyze(previous).document
+        previous = _core(previous)
+        target = self._other(before) if _OTHER.search(question) else before
+        ellipsis = _ELLIPSIS.match(question) or _FRAGMENT.match(question)
+        if ellipsis:
+            rest = _OTHER.sub(" ", ellipsis.group("rest")).strip(" ,")
+            base = self._about(previous, before, target)
+            text = self._substitute(base, rest) if self._content(rest) else base
+        elif _OTHER.search(question):
+            text = _OTHER.sub(" ", question)
+        elif _PRONOUN.search(question) and not self._content(question) - ASKING_WORDS:  # "why?", "is that typical?"
+            text = f"{question.strip().rstrip('?')}, about: {previous}"
+        elif _PATIENT.search(question) or _PRONOUN.search(question):
+            text = question
+        else:
+            return question  # stands alone
+        return self._in_case(" ".join(text.split()), target)
+
+    def _name(self, title: str) -> str:
+        """A document's title without the corpus topic ("IS Case 4", "Case report: a 23-year-old")."""
+        kept = " ".join(w for w in title.split() if not (set(tokens(w)) and set(tokens(w)) <= self.analyzer.topic))
+        while _DANGLING.search(kept):
+            kept = _DANGLING.sub("", kept)
+        return kept.strip(" :,()") or title
+
+    def _other(self, case: str | None) -> str | None:
+        """The other case report when there are exactly two (else the same one)."""
+        others = [c for c in self.cases if c != case]
+        return others[0] if case in self.cases and len(others) == 1 else case
+
+    def _about(self, previous: str, before: str | None, target: str | None) -> str:
+        """The previous question, with the words that named its case taken out when the case changes."""
+        if before is None or before == target:
+            return previous
+        naming = self.analyzer.naming.get(before, frozenset())
+        kept = " ".join(w for w in previous.split() if not (set(tokens(w)) and set(tokens(w)) <= naming))
+        while _DANGLING.search(kept):  # "in the young man with [severe anemia]?"
+            kept = _DANGLING.sub("", kept)
+        return kept
+
+    def _content(self, text: str) -> set[str]:
+        return set(tokens(text)) - self.analyzer.topic
+
+    def _substitute(self, base: str, rest: str) -> str:
+        """``base`` with what it asks about replaced by ``rest``: its head word ("what did the *CT*
+        show"), else its focus word most like ``rest``; "What about rest?" when none is alike."""
+        part = self.analyzer.analyze(base).parts[0]
+        spans = [m for m in _WORDS.finditer(base) if set(tokens(m.group())) & part.focus]
+        heads = [m for m in spans if set(tokens(m.group())) & part.head]
+        if heads:
+            start, end = heads[0].start(), heads[0].end()
+        elif spans:
+            wanted = self.encoder.encode_query(rest)
+            scores = [float(np.dot(self.encoder.encode_query(m.group()), wanted)) for m in spans]
+            best = int(np.argmax(scores))
+            if scores[best] < self.similar:
+                return f"What about {rest}?"
+            start, end = spans[best].start(), spans[best].end()
+        else:
+            return f"What about {rest}?"
+        preceded = base[:start].split()[-1:] and _DETERMINER.match(base[:start].split()[-1] + " ")
+        return f"{base[:start]}{_DETERMINER.sub('', rest) if preceded else rest}{base[end:]}"
+
+    def _in_case(self, text: str, document: str | None) -> str:
+        """``text`` naming ``document`` when it does not already (by its title without the topic)."""
+        if document is None or self.analyzer.analyze(text).document == document:
+            return text
+        where = "in the case report" if document in self.cases else "according to the"
+        return f"{text.rstrip(' ?.')}, {where} “{self.names[document]}”?"
+
+
+@dataclass
+class Conversation:
+    """A chat with one ``QA``: each question is answered as its standalone form; ``turns`` keeps them."""
+
+    qa: object
+    turns: list[Turn] = field(default_factory=list)
+
+    def ask(self, question: str, **options) -> Answer:
+        answer = self.qa.ask(question, history=[turn.answer for turn in self.turns[-1:]], **options)
+        self.turns.append(Turn(question, answer.details.get("standalone", question), answer))
+        return answer
+
+    def clear(self) -> None:
+        self.turns.clear()
