@@ -1,4 +1,4 @@
-"""The ``emhqa`` command: index, ask, eval, tune. Heavy imports happen only inside commands."""
+"""The ``emhqa`` command: index, ask, chat, eval, tune. Heavy imports happen only inside commands."""
 from __future__ import annotations
 
 import argparse
@@ -25,6 +25,12 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
                      help="show an LLM's draft on stderr as it arrives (default: when stderr is a terminal)")
     _llm_options(ask)
+    chat = commands.add_parser("chat", help="a conversation: follow-up questions build on earlier answers "
+                               "(one question per line when input is piped)")
+    chat.add_argument("-k", type=int, default=5, help="passages to retrieve (1-50, default 5)")
+    chat.add_argument("--generator", default="extractive",
+                      help="extractive (default), llm, an entry-point name or package.module:factory")
+    _llm_options(chat)
     evaluate = commands.add_parser("eval", help="score the system against the FAQ and dev questions")
     evaluate.add_argument("--regime", default="all",
                           help="lookup, loo, dev, near-topic, off-topic, first-turn, follow-up, follow-up-alone, "
@@ -74,7 +80,7 @@ def _config(args):
 
 
 def _render(answer, titles: dict[str, str]) -> str:
-    lines = ([f"(read as: {answer.read_as})"] if answer.read_as else []) + [answer.text, ""]
+    lines = ([f"Answered as: {answer.read_as}"] if answer.read_as else []) + [answer.text, ""]
     lines += [f"Note: {warning}" for warning in answer.details.get("warnings", ()) if warning]
     if answer.citations:
         lines.append("Sources:")
@@ -102,6 +108,64 @@ def _ask(args) -> int:
     print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2) if args.json
           else _render(answer, qa.index.titles))
     return 0
+
+
+CHAT_HELP = "Ask about EMH; follow-ups build on earlier answers. Commands: /sources, /clear, /quit."
+
+
+def _sources(answer, titles: dict[str, str]) -> str:
+    """Every citation of ``answer`` with its whole quote and offsets."""
+    if answer is None or not answer.citations:
+        return "(no sources yet)"
+    return "\n".join(f"[{c.marker}] {titles.get(c.source, c.source)} — {c.section} ({c.source}, characters "
+                     f"{c.start}-{c.end}):\n    \"{' '.join(c.quote.split())}\"" for c in answer.citations)
+
+
+def _chat(args) -> int:
+    from .conversation import Conversation
+    from .errors import QuestionError
+    from .pipeline import load
+
+    qa = load(_config(args), generator=args.generator)
+    conversation = Conversation(qa)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print(CHAT_HELP)
+    for line in _lines(interactive):
+        command = line.strip().lower()
+        if not command:
+            continue
+        if command in ("/quit", "/exit", "quit", "exit"):
+            break
+        if not interactive:
+            print(f"> {line.strip()}")
+        if command == "/clear":
+            conversation.clear()
+            print("(a new conversation)\n")
+        elif command == "/sources":
+            last = conversation.turns[-1].answer if conversation.turns else None
+            print(_sources(last, qa.index.titles) + "\n")
+        elif command.startswith("/"):
+            print(CHAT_HELP + "\n")
+        else:
+            try:
+                print(_render(conversation.ask(line, k=args.k), qa.index.titles) + "\n")
+            except QuestionError as exc:
+                print(f"emhqa: {exc}\n", file=sys.stderr)
+    return 0
+
+
+def _lines(interactive: bool):
+    """Questions typed at a prompt, or read one per line from piped input."""
+    if not interactive:
+        yield from sys.stdin
+        return
+    while True:
+        try:
+            yield input("you> ")
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return
 
 
 def _index(args) -> int:
@@ -176,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import ConfigError, EmhqaError, QuestionError
 
     try:
-        return {"ask": _ask, "index": _index, "add": _add, "remove": _remove, "eval": _eval,
+        return {"ask": _ask, "chat": _chat, "index": _index, "add": _add, "remove": _remove, "eval": _eval,
                 "tune": _tune}[args.command](args)
     except BrokenPipeError:  # output piped into `head` and closed early
         return 0

@@ -1,0 +1,117 @@
+"""Follow-up questions on the real corpus and model: the standalone rewrite, the API, `emhqa chat`."""
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+
+import pytest
+
+from emhqa.conversation import Conversation
+
+URMC = "004_4a7d70616bb311fd.txt"
+CASE_23 = "002_7118051c0c9ec039.txt"
+FIRST = "What did the CT show in the thalassemia patient?"
+
+
+@pytest.mark.parametrize("question", [
+    "How is extramedullary hematopoiesis treated?",
+    "What did the MRI show in the young man with severe anemia?",
+    "Is EMH common in thalassemia patients?",
+    "What is the differential diagnosis of a paravertebral mass?",
+])
+def test_history_never_changes_what_a_standalone_question_retrieves(qa, question):
+    alone = qa.ask(question)
+    after = qa.ask(question, history=[qa.ask(FIRST)])
+    assert after.details["standalone"] == question
+    assert [p.chunk.id for p in after.passages] == [p.chunk.id for p in alone.passages]
+    assert after.text == alone.text
+
+
+def test_an_elliptical_follow_up_takes_the_place_of_what_was_asked(qa):
+    answer = qa.ask("and the chest x-ray?", history=[qa.ask(FIRST)])
+    assert answer.details["standalone"] == "What did the chest x-ray show in the thalassemia patient?"
+    assert answer.read_as == answer.details["standalone"]
+    assert not answer.abstained and {c.source for c in answer.citations} == {URMC}
+    assert "mid-thoracic" in answer.text
+
+
+def test_a_pronoun_keeps_the_case_in_focus(qa):
+    answer = qa.ask("what were his symptoms?", history=[qa.ask(FIRST)])
+    assert answer.details["case"] == URMC
+    assert not answer.abstained and "shortness of breath" in answer.text
+
+
+def test_the_other_case_switches_the_case(qa):
+    first = qa.ask("What did the chest CT show in the 23-year-old with severe anemia?")
+    answer = qa.ask("what about the other patient?", history=[first])
+    assert answer.details["case"] == URMC
+
+
+def test_a_fact_the_case_lacks_is_refused_in_a_conversation(qa):
+    conversation = Conversation(qa)
+    conversation.ask(FIRST)
+    assert conversation.ask("what was his hemoglobin?").abstained
+
+
+def test_history_given_as_questions_resolves_like_answers(qa):
+    history = [FIRST, "and the chest x-ray?"]
+    as_text = qa.ask("what were his symptoms?", history=history)
+    conversation = Conversation(qa)
+    for question in history:
+        conversation.ask(question)
+    assert conversation.ask("what were his symptoms?").details["standalone"] == as_text.details["standalone"]
+
+
+def test_a_conversation_keeps_its_turns_and_clears(qa):
+    conversation = Conversation(qa)
+    conversation.ask(FIRST)
+    conversation.ask("and the chest x-ray?")
+    assert [t.question for t in conversation.turns] == [FIRST, "and the chest x-ray?"]
+    assert conversation.turns[1].standalone != conversation.turns[1].question
+    conversation.clear()
+    assert conversation.ask("and the chest x-ray?").details["standalone"] == "and the chest x-ray?"
+
+
+def _chat(built_config, **kwargs) -> subprocess.CompletedProcess:
+    env = {**os.environ, "EMHQA_CORPUS": str(built_config.corpus_dir), "EMHQA_INDEX": str(built_config.index_dir)}
+    return subprocess.run([sys.executable, "-m", "emhqa.cli", "chat"], env=env, capture_output=True, text=True,
+                          timeout=300, **kwargs)
+
+
+def test_chat_reads_piped_questions_one_per_line(built_config):
+    done = _chat(built_config, input=f"{FIRST}\nand the chest x-ray?\n/sources\n/clear\nwhat was his hemoglobin?\n")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.count("> ") >= 5 and "Answered as: What did the chest x-ray show in the thalassemia patient?" in out
+    assert "characters 317-442" in out  # /sources shows the quote with its offsets
+    assert "(a new conversation)" in out
+    assert out.rstrip().endswith("qualified clinician.") and "do not cover this question" in out
+
+
+def test_chat_in_a_terminal(built_config):
+    env = {**os.environ, "EMHQA_CORPUS": str(built_config.corpus_dir), "EMHQA_INDEX": str(built_config.index_dir)}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: emhqa chat on a pseudo-terminal
+        os.execve(sys.executable, [sys.executable, "-m", "emhqa.cli", "chat"], env)
+    output = _read_until(fd, "you> ")
+    assert "Commands: /sources, /clear, /quit" in output
+    os.write(fd, f"{FIRST}\n".encode())
+    assert "Findings" in _read_until(fd, "you> ")
+    os.write(fd, b"and the chest x-ray?\n")
+    assert "Answered as: What did the chest x-ray show" in _read_until(fd, "you> ")
+    os.write(fd, b"/quit\n")
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def _read_until(fd: int, marker: str, timeout: float = 240.0) -> str:
+    seen, deadline = "", time.monotonic() + timeout
+    while marker not in seen and time.monotonic() < deadline:
+        if select.select([fd], [], [], 1.0)[0]:
+            seen += os.read(fd, 65536).decode(errors="replace")
+    assert marker in seen, seen[-2000:]
+    return seen
