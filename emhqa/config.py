@@ -45,6 +45,15 @@ def _env_int(name: str, default: int) -> int:
     return int(number) if math.isfinite(number) and number == int(number) else 0
 
 
+def _feedback_file() -> Path | None:
+    value = os.environ.get("EMHQA_FEEDBACK", "")
+    if value.strip().lower() in ("off", "0", "no", "false", "none"):
+        return None
+    from platformdirs import user_data_path
+
+    return Path(value).expanduser() if value else user_data_path("emhqa") / "feedback.jsonl"
+
+
 @dataclass(frozen=True)
 class LLMSettings:
     """How the ``llm`` generator reaches its chat model; ``EMHQA_LLM_*`` variables set the defaults.
@@ -102,6 +111,9 @@ class Config:
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     max_answer_sentences: int = 3
+    # Thumbs up/down from the chat UI, appended locally and never sent anywhere; EMHQA_FEEDBACK=off (or
+    # None) turns it off.
+    feedback_file: Path | None = field(default_factory=lambda: _feedback_file())
     llm: LLMSettings = field(default_factory=LLMSettings)
 
     def __post_init__(self) -> None:

@@ -156,3 +156,18 @@ class Conversation:
 
     def clear(self) -> None:
         self.turns.clear()
+
+    def to_markdown(self, titles: dict[str, str]) -> str:
+        """The conversation as Markdown: each question, what it was answered as, the answer, and every
+        source with its verbatim quote and character offsets."""
+        lines = ["# emhqa conversation", ""]
+        for n, turn in enumerate(self.turns, 1):
+            answer = turn.answer
+            lines += [f"## {n}. {turn.question}", ""]
+            if answer.read_as:
+                lines += [f"*Answered as:* {answer.read_as}", ""]
+            lines += [answer.text, ""]
+            lines += [f"- [{c.marker}] {titles.get(c.source, c.source)} — {c.section} ({c.source}, characters "
+                      f"{c.start}–{c.end}): “{' '.join(c.quote.split())}”" for c in answer.citations]
+            lines += [""] if answer.citations else []
+        return "\n".join(lines + [f"*{self.turns[0].answer.notice if self.turns else ''}*", ""])

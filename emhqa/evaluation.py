@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import REPO_ROOT
+from .feedback import summary as summary_feedback
 from .metrics import bootstrap_ci, exact_match, fact_recall, first_hit, ndcg, percentile, rouge_l, token_f1
 from .parsers import faq_entries
 from .retrieval import MODES
@@ -239,6 +240,8 @@ def evaluate(qa, regimes: Iterable[str] = REGIMES, generator: str | None = None,
     regimes_out = {regime: {mode: summarize(rows) for mode, rows in modes_rows.items()}
                    for regime, modes_rows in grouped.items()}
     return {"generator": generator or qa.default_generator, "k": k, "split": split or "all",
+            "feedback": {"file": str(qa.config.feedback_file) if qa.config.feedback_file else None,
+                         **summary_feedback(qa.config.feedback_file)},
             "unanswered_faq_questions": gold.unanswered_faq, "regimes": regimes_out, "questions": per_question}
 
 
@@ -277,6 +280,7 @@ def to_markdown(report: dict) -> str:
             lines.append(f"| {mode} | {summary['n']} | {cells} | {_words(summary)} | {lat['p50']:.1f} "
                          f"| {lat['p95']:.1f} |")
         lines.append("")
+    lines += [_feedback_line(report), ""]
     misses = [q for q in report["questions"] if q["mode"] == "hybrid" and not q["scores"].get("correct")]
     lines += ["## Misses of the hybrid system", ""]
     lines += [f"- `{q['id']}` ({q['regime']}) {q['question']!r}: "
@@ -289,15 +293,23 @@ def to_markdown(report: dict) -> str:
 def to_table(report: dict) -> str:
     """A compact terminal table of the headline figures."""
     names = ("correct", "facts", "cites_gold", "answered", "hit@1", "hit@5", "mrr")
-    header = (f"{'regime':<13}{'mode':<9}{'n':>4}" + "".join(f"{n:>11}" for n in names)
+    header = (f"{'regime':<16}{'mode':<9}{'n':>4}" + "".join(f"{n:>11}" for n in names)
               + f"{'words':>9}{'p50 ms':>9}")
     lines = [header, "-" * len(header)]
     for regime, modes in report["regimes"].items():
         for mode, s in modes.items():
             values = "".join(f"{s[n]['mean']:>11.3f}" if n in s else f"{'—':>11}" for n in names)
             words = f"{s['words']['median']:>9.0f}" if "words" in s else f"{'—':>9}"
-            lines.append(f"{regime:<13}{mode:<9}{s['n']:>4}{values}{words}{s['latency_ms']['p50']:>9.1f}")
-    return "\n".join(lines)
+            lines.append(f"{regime:<16}{mode:<9}{s['n']:>4}{values}{words}{s['latency_ms']['p50']:>9.1f}")
+    return "\n".join(lines + [_feedback_line(report)])
+
+
+def _feedback_line(report: dict) -> str:
+    feedback = report.get("feedback") or {}
+    if not feedback.get("file"):
+        return "Chat feedback: off"
+    return (f"Chat feedback: {feedback['wrong']} answer(s) marked wrong, {feedback['helpful']} helpful "
+            f"({feedback['file']})")
 
 
 def tune_abstention(qa, save_to: Path | None = None) -> dict:

@@ -1,6 +1,7 @@
 """Follow-up questions on the real corpus and model: the standalone rewrite, the API, `emhqa chat`."""
 from __future__ import annotations
 
+import json
 import os
 import pty
 import select
@@ -115,3 +116,45 @@ def _read_until(fd: int, marker: str, timeout: float = 240.0) -> str:
             seen += os.read(fd, 65536).decode(errors="replace")
     assert marker in seen, seen[-2000:]
     return seen
+
+
+def test_a_conversation_downloads_as_markdown_with_its_quotes(qa):
+    conversation = Conversation(qa)
+    conversation.ask(FIRST)
+    conversation.ask("and the chest x-ray?")
+    text = conversation.to_markdown(qa.index.titles)
+    for turn in conversation.turns:
+        assert turn.question in text
+        for c in turn.answer.citations:
+            assert f"characters {c.start}–{c.end}" in text and " ".join(c.quote.split()) in text
+    assert "*Answered as:* What did the chest x-ray show" in text and "not medical advice" in text
+
+
+def test_feedback_is_appended_locally_and_counted_by_eval(qa, tmp_path):
+    from emhqa.evaluation import evaluate
+    from emhqa.feedback import record, summary
+
+    path = tmp_path / "feedback" / "feedback.jsonl"
+    conversation = Conversation(qa)
+    record(path, conversation.ask(FIRST), "helpful")
+    record(path, conversation.ask("and the chest x-ray?"), "wrong")
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert [r["verdict"] for r in rows] == ["helpful", "wrong"]
+    assert rows[1]["answered_as"] == "What did the chest x-ray show in the thalassemia patient?"
+    assert rows[1]["citations"][0]["quote"] in qa.texts[rows[1]["citations"][0]["source"]]
+    assert summary(path) == {"helpful": 1, "wrong": 1}
+    with pytest.raises(ValueError):
+        record(path, conversation.turns[0].answer, "meh")
+    saved, qa.config = qa.config, qa.config.with_(feedback_file=path)
+    try:
+        report = evaluate(qa, ("off-topic",), modes=("hybrid",))
+    finally:
+        qa.config = saved
+    assert report["feedback"]["wrong"] == 1
+
+
+def test_feedback_can_be_turned_off(monkeypatch):
+    from emhqa.config import Config
+
+    monkeypatch.setenv("EMHQA_FEEDBACK", "off")
+    assert Config().feedback_file is None
