@@ -29,3 +29,8 @@ def test_the_latency_benchmark_reports_every_figure_in_quick_mode():
     assert report["help"]["seconds"] > 0 and report["cold_start_cli_ask"]["peak_rss_mb"] > 0
     assert set(report["warm_ms"]) >= {"emhqa retrieval (hybrid, k=5)", "emhqa full extractive answer"}
     assert report["throughput_answers_per_s"]["8 threads"] > 0
+
+
+def test_the_conversation_benchmark_compares_the_same_questions_early_and_late():
+    report = json.loads(run("conversation_turns.py", "--turns", "20", "--repeats", "1").splitlines()[-1])
+    assert report["first_cycle_p50_ms"] > 0 and report["last_cycle_p50_ms"] > 0 and report["ratio_last_to_first"] > 0
