@@ -127,10 +127,10 @@ class Condenser:
             scores = [float(np.dot(self.encoder.encode_query(m.group()), wanted)) for m in spans]
             best = int(np.argmax(scores))
             if scores[best] < self.similar:
-                return f"What about {rest}?"
+                return f"What about {rest}, about: {base}"
             start, end = spans[best].start(), spans[best].end()
         else:
-            return f"What about {rest}?"
+            return f"What about {rest}, about: {base}"
         preceded = base[:start].split()[-1:] and _DETERMINER.match(base[:start].split()[-1] + " ")
         return f"{base[:start]}{_DETERMINER.sub('', rest) if preceded else rest}{base[end:]}"
 
