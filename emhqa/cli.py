@@ -7,17 +7,24 @@ import logging
 import sys
 from pathlib import Path
 
+from . import __version__
+
 EXIT_ERROR, EXIT_USAGE = 1, 2
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="emhqa", description="Cited answers about extramedullary "
                                      "hematopoiesis from a curated corpus (offline).")
+    parser.add_argument("--version", action="version", version=f"emhqa {__version__}")
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-v", "--verbose", action="count", default=0, help="more log messages (-vv: debug)")
+    loudness.add_argument("-q", "--quiet", action="store_true", help="errors only")
     commands = parser.add_subparsers(dest="command", required=True)
     index = commands.add_parser("index", help="build the index (only when missing or stale)")
     index.add_argument("--rebuild", action="store_true", help="rebuild even when up to date")
     ask = commands.add_parser("ask", help="answer one question with its sources")
-    ask.add_argument("question")
+    ask.add_argument("question", nargs="?",
+                     help="the question; '-' (or none, with input piped) reads it from standard input")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.add_argument("-k", type=int, default=5, help="passages to retrieve (1-50, default 5)")
     ask.add_argument("--generator", default="extractive",
@@ -94,15 +101,21 @@ def _render(answer, titles: dict[str, str]) -> str:
 
 
 def _ask(args) -> int:
+    from .errors import QuestionError
     from .pipeline import load, validate_question
 
-    validate_question(args.question)  # refuse bad input before loading the model
+    question = args.question
+    if question is None and sys.stdin.isatty():
+        raise QuestionError("no question: give one (emhqa ask \"...\"), or pipe it in (emhqa ask - < file)")
+    if question in (None, "-"):
+        question = sys.stdin.read()
+    validate_question(question)  # refuse bad input before loading the model
     qa = load(_config(args), generator=args.generator)
     stream = sys.stderr.isatty() and not args.json if args.stream is None else args.stream
     on_token = (lambda token: print(token, end="", file=sys.stderr, flush=True)) if stream else None
     if on_token:
         print("(draft, verified below)", file=sys.stderr)
-    answer = qa.ask(args.question, k=args.k, on_token=on_token)
+    answer = qa.ask(question, k=args.k, on_token=on_token)
     if on_token:
         print("\n", file=sys.stderr)
     print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2) if args.json
@@ -236,7 +249,8 @@ def _tune(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="emhqa: %(message)s")
+    level = logging.ERROR if args.quiet else {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="emhqa: %(message)s")
     from .errors import ConfigError, EmhqaError, QuestionError
 
     try:

@@ -75,6 +75,7 @@ class Selection:
     max_sentences: int = 3  # per part, antecedents and parents not counted
     min_words: int = 2  # one-word lines are quoted only when nothing longer was retrieved
     head_weight: float = 2.0  # extra weight of a part's head word ("what *symptoms*")
+    related_weight: float = 0.5  # share of a focus word's weight a related word carries (synonyms.py)
     passage_weight: float = 0.2  # weight of the passage's retrieval score (share of the best passage's)
 
 
@@ -134,10 +135,10 @@ class Evidence:
         return {t: self.idf.get(t, self.unseen_idf) for t in set(terms)}
 
     def _family(self, term: str) -> frozenset[str]:
-        """``term``, its related words (``synonyms``) and the corpus tokens that differ from it only by
-        a short ending the stemmer left ("diagnos" of diagnosed, "diagnosi"): a prefix of 6 or more."""
+        """``term`` and the corpus tokens that differ from it only by a short ending the stemmer left
+        ("diagnos" of diagnosed, "diagnosi"): a prefix of 6 or more."""
         if len(term) < 6:
-            return related(term)
+            return frozenset({term})
         stem = term[:6]
         at = bisect.bisect_left(self._vocabulary, stem)
         family = {term}
@@ -147,14 +148,20 @@ class Evidence:
             if long.startswith(short) and len(long) - len(short) <= 3:
                 family.add(other)
             at += 1
-        return frozenset(family) | related(term)
+        return frozenset(family)
 
     def overlap(self, weights: dict[str, float], present: frozenset[str]) -> float:
-        """Share of the weighted question terms found among ``present`` terms (or their family)."""
+        """Share of the weighted question terms found among ``present`` terms: in full for the term or
+        its stem family, ``Selection.related_weight`` of it for a related word ("responsible" for "cause")."""
         total = sum(weights.values())
         if not total:
             return 0.0
-        return sum(w for t, w in weights.items() if t in present or not self.family(t).isdisjoint(present)) / total
+        return sum(w * self._match(t, present) for t, w in weights.items()) / total
+
+    def _match(self, term: str, present: frozenset[str]) -> float:
+        if term in present or not self.family(term).isdisjoint(present):
+            return 1.0
+        return self.selection.related_weight if not related(term).isdisjoint(present) else 0.0
 
     def unseen_share(self, weights: dict[str, float]) -> float:
         """Share of the term weight on words the corpus never uses."""

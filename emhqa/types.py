@@ -78,6 +78,7 @@ class Citation:
         return asdict(self)
 
 
+ANSWER_SCHEMA = 2  # version of Answer.to_dict: 2 added answered_as, probability, warnings, not_covered
 NOT_MEDICAL_ADVICE = ("For information only, not medical advice: decisions about a patient "
                       "belong to a qualified clinician.")
 NOT_COVERED = "The sources in this corpus do not cover this question, so I cannot answer it."
@@ -107,7 +108,12 @@ class Answer:
         return read if read and read != self.question else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"question": self.question, "answer": self.text, "abstained": self.abstained,
-                "notice": self.notice,
+        """The answer as JSON-ready data (``schema`` counts its versions; README, "Python")."""
+        return {"schema": ANSWER_SCHEMA, "question": self.question,
+                "answered_as": self.details.get("standalone", self.question), "answer": self.text,
+                "abstained": self.abstained, "notice": self.notice,
+                "answerable_probability": self.details.get("answerable_probability"),
+                "warnings": list(self.details.get("warnings", ())),
+                "not_covered": list(self.details.get("not_covered", ())),
                 "citations": [c.to_dict() for c in self.citations],
                 "passages": [p.to_dict() for p in self.passages]}

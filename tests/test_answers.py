@@ -66,7 +66,9 @@ def test_questions_in_other_languages_never_crash(qa, question):
 
 def test_to_dict_has_the_documented_shape(qa):
     data = qa.ask("Which organs does EMH usually affect?").to_dict()
-    assert set(data) == {"question", "answer", "abstained", "notice", "citations", "passages"}
+    assert set(data) == {"schema", "question", "answered_as", "answer", "abstained", "notice",
+                         "answerable_probability", "warnings", "not_covered", "citations", "passages"}
+    assert data["schema"] == 2 and 0.0 <= data["answerable_probability"] <= 1.0
     assert set(data["citations"][0]) == {"marker", "source", "section", "quote", "start", "end"}
     assert set(data["passages"][0]) == {"source", "section", "text", "score"}
     json.dumps(data)

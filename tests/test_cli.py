@@ -45,3 +45,24 @@ def test_unknown_generator_is_a_clear_error(built_config):
     result = run("ask", "Do EMH masses calcify?", "--generator", "nope",
                  env={"EMHQA_INDEX": str(built_config.index_dir)})
     assert result.returncode == 1 and "unknown generator 'nope'" in result.stderr
+
+
+def test_version_and_python_dash_m():
+    from emhqa import __version__
+
+    for command in ([sys.executable, "-m", "emhqa", "--version"], [sys.executable, "-m", "emhqa.cli", "--version"]):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and done.stdout.strip() == f"emhqa {__version__}"
+
+
+@pytest.mark.parametrize("args", [("ask", "-"), ("ask",)])
+def test_ask_reads_the_question_from_standard_input(built_config, args):
+    done = subprocess.run([sys.executable, "-m", "emhqa", "-q", *args, "--json"], input="Do EMH masses calcify?\n",
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "EMHQA_INDEX": str(built_config.index_dir)})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["question"] == "Do EMH masses calcify?" and done.stderr == ""
+
+
+def test_verbose_and_quiet_are_exclusive():
+    assert run("-v", "-q", "ask", "x").returncode == 2
