@@ -56,6 +56,8 @@ _QUANTITY = re.compile(r"\b(?:how\s+(?:many|much|long|old)|(?:at\s+)?what\s+age|
                        r"hb|hgb|hemoglobin|haemoglobin)\b", re.IGNORECASE)
 _AGE = re.compile(r"\bhow\s+old\b|\bwhat\s+age\b", re.IGNORECASE)
 _AGE_WORDS = frozenset(tokens("old age"))
+_WHY = re.compile(r"\bwhy\b|\bhow come\b", re.IGNORECASE)
+_CAUSE_WORDS = frozenset(tokens("cause"))
 _HOW = re.compile(r"^\W*how\s+(?:is|are|was|were|can|should|do|does)\b.*?\b([A-Za-z]+ed)\W*$", re.IGNORECASE)
 
 
@@ -203,6 +205,8 @@ def _part(piece: str, identity: frozenset[str], context: frozenset[str]) -> Part
     head = frozenset(tokens(match.group(1))) & focus if match else frozenset()
     if _AGE.search(piece):  # "how old was he?": the patient word "old" is what is asked
         focus, head = focus | _AGE_WORDS, head | _AGE_WORDS
+    if _WHY.search(piece):  # "why" is a stop word, but a cause is what is asked
+        focus, head = focus | _CAUSE_WORDS, head | _CAUSE_WORDS
     return Part(piece, _without(piece, identity) or piece, focus or frozenset(tokens(piece)) - identity, head,
                 bool(_QUANTITY.search(piece)))
 

@@ -94,3 +94,8 @@ def test_a_related_word_counts_less_than_the_asked_word(qa):
     answer = qa.ask("How is EMH treated?")
     assert not answer.abstained and "transfusion" in answer.text.lower()
     assert "cause of pathologic" not in answer.text
+
+
+def test_why_asks_for_a_cause(qa):
+    part = qa.analyzer.analyze("Why does radiotherapy work for EMH?").parts[0]
+    assert frozenset(tokens("cause")) <= part.focus and frozenset(tokens("cause")) <= part.head
