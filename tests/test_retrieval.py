@@ -43,11 +43,3 @@ def test_passages_are_ranked_with_their_signals(qa):
     assert all(isinstance(p, Passage) for p in passages)
     assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
     assert -1.0 <= passages[0].dense_score <= 1.0
-
-
-def test_langchain_retriever_returns_documents_with_sources(qa):
-    documents = qa.langchain_retriever(k=3).invoke("Is EMH FDG PET avid?")
-    assert len(documents) == 3
-    assert {"source", "section", "start", "end", "score"} <= set(documents[0].metadata)
-    assert documents[0].page_content == qa.texts[documents[0].metadata["source"]][
-        documents[0].metadata["start"]:documents[0].metadata["end"]]
