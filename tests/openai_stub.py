@@ -5,6 +5,7 @@ import json
 import re
 import threading
 import time
+from itertools import chain
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +21,7 @@ class Reply:
     status: int = 200
     delay: float = 0.0  # seconds before the reply (streaming: before each chunk)
     raw: bytes | None = None  # sent as-is instead of a well-formed completion
+    drip: float = 0.0  # after the status and headers, seconds between the body's bytes
 
 
 def passages_in(messages: Messages) -> list[str]:
@@ -53,12 +55,19 @@ class ScriptedOpenAI:
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
                     pass
 
-            def send(self, status: int, payload: bytes, kind: str = "application/json"):
+            def send(self, status: int, payload: bytes, kind: str = "application/json", drip: float = 0.0):
                 self.send_response(status)
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(payload)
+                self.write(payload, drip)
+
+            def write(self, payload: bytes, drip: float) -> None:
+                """The payload at once, or one byte every ``drip`` seconds."""
+                for piece in ((payload[i:i + 1] for i in range(len(payload))) if drip else [payload]):
+                    time.sleep(drip)
+                    self.wfile.write(piece)
+                    self.wfile.flush()
 
             def complete(self, reply: Reply, content: str, model: str):
                 if reply.status != 200:
@@ -69,7 +78,8 @@ class ScriptedOpenAI:
                     "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": model,
                     "choices": [{"index": 0, "finish_reason": "stop",
                                  "message": {"role": "assistant", "content": content}}],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode())
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode(),
+                    drip=reply.drip)
 
             def stream(self, reply: Reply, content: str, model: str):
                 if reply.status != 200 or reply.raw is not None:
@@ -78,12 +88,11 @@ class ScriptedOpenAI:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
-                for token in re.findall(r"\S+\s*", content) or [""]:
+                for token in chain((m.group() for m in re.finditer(r"\S+\s*", content)), [""]):  # lazily: floods
                     time.sleep(reply.delay)
                     chunk = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": model,
                              "choices": [{"index": 0, "delta": {"content": token}, "finish_reason": None}]}
-                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-                    self.wfile.flush()
+                    self.write(f"data: {json.dumps(chunk)}\n\n".encode(), reply.drip)
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
 

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 
 import pytest
 
 from emhqa.cli import main
 from emhqa.config import LLMSettings
+from emhqa.generation.llm import CHARS_PER_TOKEN
 from emhqa.pipeline import QA
 from emhqa.types import NOT_MEDICAL_ADVICE
 from openai_stub import Reply, ScriptedOpenAI, passages_in
@@ -165,3 +167,44 @@ def test_eval_runs_with_the_llm_generator(built_config, stub, monkeypatch, tmp_p
 def test_a_bad_llm_setting_is_a_usage_error(capsys):
     assert main(["ask", "What is EMH?", "--generator", "llm", "--llm-timeout", "-1"]) == 2
     assert "timeout" in capsys.readouterr().err
+
+
+ENDPOINTS = {  # misbehaving endpoints: each must give the extractive answer within the timeout + 2 s
+    "drip (200, then one byte a second)": Reply(lambda m: f"{sentence(m, 1)} [1]", drip=1.0),
+    "flood of 3,000 sentences, max_tokens ignored": Reply(lambda m: f"{sentence(m, 1)} [1] " * 3000),
+    "flood of 20 MB, max_tokens ignored": Reply(lambda m: ("EMH masses are " + "very " * 1400 + "rare. ") * 3000),
+}
+
+
+def llm_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "emhqa-llm-call"]
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["invoke", "stream"])
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_a_dripping_or_flooding_endpoint_falls_back_within_the_timeout(llm_qa, stub, endpoint, streaming):
+    stub.replies.append(ENDPOINTS[endpoint])
+    tokens: list[str] = []
+    started = time.monotonic()
+    answer = llm_qa.ask(QUESTION, on_token=tokens.append if streaming else None)
+    elapsed = time.monotonic() - started
+    print(f"\nRELIABILITY llm {endpoint}, {'stream' if streaming else 'invoke'}: extractive answer in {elapsed:.2f} s "
+          f"(timeout {TIMEOUT:g} s), {sum(map(len, tokens))} characters streamed")
+    assert elapsed < TIMEOUT + 2  # a correctness bound: the deadline covers the whole call
+    warning = answer.details["warnings"][0]
+    assert answer.citations and "extractive" in warning
+    assert ("within" if endpoint.startswith("drip") else "more than max_tokens 512 allows") in warning
+    assert sum(map(len, tokens)) <= 512 * CHARS_PER_TOKEN
+    assert_verified(answer, llm_qa)
+    deadline = time.monotonic() + 3  # the reader gives up at its next read, not when the endpoint stops
+    while llm_threads() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not llm_threads()
+
+
+def test_only_the_first_sentences_of_a_long_reply_are_checked(llm_qa, stub):
+    stub.replies.append(Reply(" ".join(f"Point {n} about treating the masses is here [1]." for n in range(1, 11))))
+    answer = llm_qa.ask(QUESTION)
+    assert any("only the first 6 were checked" in warning for warning in answer.details["warnings"])
+    assert answer.details["unsupported"] == [f"Point {n} about treating the masses is here." for n in range(1, 7)]
+    assert_verified(answer, llm_qa)

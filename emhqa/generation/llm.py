@@ -1,12 +1,23 @@
 """The ``llm`` generator: a LangChain chat model answers from the numbered passages, then every
 sentence and marker of its reply is verified (``verification.py``). When the model cannot be reached
-or replies with nothing usable, the extractive answer is given instead, with a notice saying so."""
+or replies with nothing usable, the extractive answer is given instead, with a notice saying so.
+
+Every call runs under a ``Budget``: one wall-clock deadline over connecting, the first byte and the
+whole reply (streamed or not), and limits on the reply's characters and, for the OpenAI-compatible
+client, its HTTP bytes. A reply past a limit is a failed call; only the first sentences are verified.
+"""
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
+import httpx
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
@@ -44,13 +55,90 @@ def format_passages(passages: Sequence[Passage]) -> str:
                      for n, p in enumerate(passages, 1))
 
 
+# A reply may be at most this long per token of max_tokens: a longer one ignored the limit. Its HTTP
+# body may be larger (a streamed token comes with about 200 bytes of JSON).
+CHARS_PER_TOKEN, BYTES_PER_TOKEN = 8, 1024
+
+
+class ReplyTooLong(Exception):
+    """The endpoint sent more than max_tokens allows."""
+
+
+@dataclass
+class Budget:
+    """One model call's deadline (``time.monotonic()``) and size limits, shared by the caller and the
+    thread that reads the reply; ``stopped`` tells the reader that the caller has given up."""
+
+    deadline: float
+    max_chars: int
+    max_bytes: int
+    stopped: threading.Event = field(default_factory=threading.Event)
+
+    @classmethod
+    def of(cls, settings: LLMSettings) -> "Budget":
+        return cls(time.monotonic() + settings.timeout, settings.max_tokens * CHARS_PER_TOKEN,
+                   settings.max_tokens * BYTES_PER_TOKEN)
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def check(self) -> None:
+        """TimeoutError once the deadline has passed or the caller has given up."""
+        if self.stopped.is_set() or self.remaining() <= 0:
+            raise TimeoutError("the model call went past its deadline")
+
+
+_BUDGET: ContextVar[Budget | None] = ContextVar("emhqa_llm_budget", default=None)
+
+
+class BoundedTransport(httpx.HTTPTransport):
+    """HTTP for the chat model: a response body is read only within the current call's budget."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        budget = _BUDGET.get()
+        if budget is None:
+            return response
+        return httpx.Response(response.status_code, headers=response.headers, extensions=response.extensions,
+                              stream=_BoundedBody(response.stream, budget))
+
+
+class _BoundedBody(httpx.SyncByteStream):
+    """A response body that stops at the budget's deadline and byte limit, checked at every read."""
+
+    def __init__(self, stream: httpx.SyncByteStream, budget: Budget):
+        self.stream, self.budget = stream, budget
+
+    def __iter__(self) -> Iterator[bytes]:
+        read = 0
+        for chunk in self.stream:
+            self.budget.check()
+            read += len(chunk)
+            if read > self.budget.max_bytes:
+                raise ReplyTooLong(f"its reply went past {self.budget.max_bytes:,} bytes")
+            yield chunk
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and the ones it was raised from (client libraries wrap transport errors)."""
+    while exc is not None:
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
 def describe_failure(exc: Exception, settings: LLMSettings) -> str:
     """A short, readable reason for a failed model call."""
     name = type(exc).__name__
     status = getattr(exc, "status_code", None)
     if status is not None:
         return f"HTTP {status} from {settings.base_url or 'the endpoint'}"
-    if "Timeout" in name or isinstance(exc, TimeoutError):
+    too_long = next((e for e in _causes(exc) if isinstance(e, ReplyTooLong)), None)
+    if too_long is not None:
+        return f"{too_long}, more than max_tokens {settings.max_tokens} allows"
+    if "Timeout" in name or any(isinstance(e, TimeoutError) for e in _causes(exc)):
         return f"no complete reply within {settings.timeout:g} s"
     if "Connection" in name or isinstance(exc, ConnectionError):
         return f"cannot connect to {settings.base_url or 'the endpoint'}"
@@ -72,7 +160,8 @@ def make_chat_model(settings: LLMSettings) -> BaseChatModel:
 
     return ChatOpenAI(model=settings.model, base_url=settings.base_url, api_key=settings.api_key,
                       temperature=settings.temperature, timeout=settings.timeout, max_retries=0,
-                      max_tokens=settings.max_tokens)
+                      max_tokens=settings.max_tokens,
+                      http_client=httpx.Client(transport=BoundedTransport(), timeout=settings.timeout))
 
 
 class LLMGenerator(Generator):
@@ -102,23 +191,49 @@ class LLMGenerator(Generator):
             return self._fall_back(question, passages, f"the LLM was unavailable ({reason})")
         if not reply.strip():
             return self._fall_back(question, passages, "the LLM returned an empty reply")
-        draft = self.verifier.verify(reply, passages)
+        # The prompt asks for max_sentences; a preamble or a split sentence may add a few, never more.
+        draft = self.verifier.verify(reply, passages, max_sentences=2 * self.max_sentences)
         if draft.claims or draft.abstained:
             return draft
         return self._fall_back(question, passages, "no sentence of the LLM's reply is supported by its sources",
                                draft)
 
     def _call(self, messages: list[BaseMessage], on_token: Callable[[str], None] | None) -> str:
-        if on_token is None:
-            return _text(self.chat_model.invoke(messages))
-        deadline = time.monotonic() + self.settings.timeout
-        parts = []
-        for chunk in self.chat_model.stream(messages):
-            parts.append(_text(chunk))
-            on_token(parts[-1])
-            if time.monotonic() > deadline:
-                raise TimeoutError("streaming went past the timeout")
+        """The reply's text, read by a worker thread under one budget: TimeoutError at the deadline
+        (whatever the endpoint does), ReplyTooLong past the character limit. ``on_token`` is called
+        from this thread, as the pieces arrive."""
+        budget = Budget.of(self.settings)
+        pieces: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._read, args=(messages, on_token is not None, budget, pieces),
+                         daemon=True, name="emhqa-llm-call").start()
+        parts: list[str] = []
+        length = 0
+        try:
+            while (piece := _next(pieces, budget)) is not _DONE:
+                length += len(piece)
+                if length > budget.max_chars:
+                    raise ReplyTooLong(f"its reply went past {budget.max_chars:,} characters")
+                parts.append(piece)
+                if on_token:
+                    on_token(piece)
+        finally:
+            budget.stopped.set()  # the reader stops at its next read
         return "".join(parts)
+
+    def _read(self, messages: list[BaseMessage], streaming: bool, budget: Budget, pieces: queue.SimpleQueue) -> None:
+        """Put the reply's text into ``pieces`` as it arrives, then _DONE, or the exception that ended it."""
+        _BUDGET.set(budget)  # the transport reads this thread's budget
+        try:
+            if streaming:
+                with closing(self.chat_model.stream(messages)) as chunks:
+                    for chunk in chunks:
+                        budget.check()
+                        pieces.put(_text(chunk))
+            else:
+                pieces.put(_text(self.chat_model.invoke(messages)))
+            pieces.put(_DONE)
+        except BaseException as exc:  # handed to the caller, which raises it
+            pieces.put(exc)
 
     def _fall_back(self, question: str, passages: Sequence[Passage], reason: str, failed: Draft | None = None) -> Draft:
         draft = self.fallback.generate(question, passages)
@@ -126,6 +241,20 @@ class LLMGenerator(Generator):
         failed_warnings = failed.warnings if failed else ()
         return Draft(draft.claims, draft.abstained, (notice, *failed_warnings, *draft.warnings),
                      failed.unsupported if failed else ())
+
+
+_DONE = object()  # the end of a reply
+
+
+def _next(pieces: queue.SimpleQueue, budget: Budget) -> str | object:
+    """The next piece of the reply (or _DONE) before the deadline; a reader's exception is raised."""
+    try:
+        piece = pieces.get(timeout=max(budget.remaining(), 0))
+    except queue.Empty:
+        raise TimeoutError("the model call went past its deadline") from None
+    if isinstance(piece, BaseException):
+        raise piece
+    return piece
 
 
 def _text(message: BaseMessage) -> str:

@@ -54,10 +54,16 @@ class Verifier:
         best = max(scored, key=lambda s: s.score)
         return ScoredSentence(allowed[best.passage], best.sentence, best.similarity, best.overlap, best.score)
 
-    def verify(self, reply: str, passages: Sequence[Passage]) -> Draft:
+    def verify(self, reply: str, passages: Sequence[Passage], max_sentences: int) -> Draft:
+        """The reply's supported sentences as claims; only its first ``max_sentences`` are checked
+        (each check embeds the sentence), the rest are left out with a warning."""
         reply = _TRAILING_MARKERS.sub(lambda m: m.group(2) + m.group(1), reply.strip())
         claims, warnings, unsupported, said_not_covered = [], [], [], False
-        for span in sentences(reply, Span(0, len(reply), reply)):
+        spans = sentences(reply, Span(0, len(reply), reply))
+        if len(spans) > max_sentences:
+            warnings.append(f"the model's reply has {len(spans)} sentences; only the first {max_sentences} "
+                            "were checked, the rest were left out")
+        for span in spans[:max_sentences]:
             cited: list[int] = []
             for group in MARKERS.findall(span.text):
                 for number in (int(n) for n in group.split(",")):
