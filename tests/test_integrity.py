@@ -20,7 +20,7 @@ from emhqa.pipeline import load
 from emhqa.types import NOT_COVERED, Span
 from conftest import CORPUS
 
-CORRUPTION_EXAMPLES = 200  # RELIABILITY.md reports this count
+CORRUPTION_EXAMPLES = 300  # RELIABILITY.md reports this count
 QUESTIONS = ("Do EMH masses calcify?", "How is extramedullary hematopoiesis treated?", "What is EMH?",
              "Where does extramedullary hematopoiesis occur?", "What did the chest x-ray show?")
 
@@ -180,14 +180,15 @@ def corruptions(draw, tampering: Tampering) -> list[dict]:
     or hostile value, or a whole record moved to other text of its file."""
     records = [dict(r) for r in tampering.records]
     for _ in range(draw(st.integers(1, 3))):
-        record = records[draw(st.one_of(st.sampled_from(tampering.answering), st.integers(0, len(records) - 1)))]
+        number = draw(st.one_of(st.sampled_from(tampering.answering), st.integers(0, len(records) - 1)))
         field = draw(st.one_of(st.just("move"),  # half the edits keep the record consistent with its file
                                st.sampled_from(["id", "source", "section", "start", "end", "text", "sentences"])))
         if field == "move":
-            text = tampering.texts[record["source"]]
-            record.update(relocated(record, text, draw(st.integers(0, len(text) - len(record["text"])))))
+            original = tampering.records[number]
+            text = tampering.texts[original["source"]]
+            records[number] = relocated(original, text, draw(st.integers(0, len(text) - len(original["text"]))))
         else:
-            record[field] = draw(hostile(field, record, tampering))
+            records[number][field] = draw(hostile(field, records[number], tampering))
     return records
 
 
