@@ -39,12 +39,14 @@ _PRONOUN = re.compile(r"\b(?:it|its|this|that|these|those|they|them|their|there|
 _DETERMINER = re.compile(r"^(?:the|a|an|his|her|its|their)\s+", re.IGNORECASE)
 _WORDS = re.compile(r"[\w][\w'-]*")
 # What ``standalone`` adds to a question, taken off again before the next turn builds on it.
-_ADDED = re.compile(r",\s+(?:about:\s.*|(?:in the case report|according to the) “[^”]*”)\??\s*$")
+_ADDED = re.compile(r",\s+about:\s.*$")
+_CONTEXT = re.compile(r"^(?:In the case report|According to the) “[^”]*”\.\s+")
 _DANGLING = re.compile(r"\s+(?:with|of|in|for|from|the|a|an|and)(?=\s*(?:[,?.!]|$))", re.IGNORECASE)
 
 
 def _core(question: str) -> str:
     """A standalone question without what ``standalone`` added to it (case reference, "about: ...")."""
+    question = _CONTEXT.sub("", question)
     while _ADDED.search(question):
         question = _ADDED.sub("", question)
     return question.strip()
@@ -138,8 +140,8 @@ class Condenser:
         """``text`` naming ``document`` when it does not already (by its title without the topic)."""
         if document is None or self.analyzer.analyze(text).document == document:
             return text
-        where = "in the case report" if document in self.cases else "according to the"
-        return f"{text.rstrip(' ?.')}, {where} “{self.names[document]}”?"
+        where = "In the case report" if document in self.cases else "According to the"
+        return f"{where} “{self.names[document]}”. {text.rstrip(' ?.')}?"  # a statement: context, not focus
 
 
 @dataclass

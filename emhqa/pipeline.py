@@ -120,6 +120,18 @@ class QA:
 
         return EmhqaRetriever(retriever=self.retriever, k=k)
 
+    def as_runnable(self, **options):
+        """The cited, abstaining answer as a LangChain Runnable (``langchain_adapter.answer_runnable``)."""
+        from .langchain_adapter import answer_runnable
+
+        return answer_runnable(self, **options)
+
+    def as_tool(self, **options):
+        """The cited, abstaining answer as a LangChain tool named ``emhqa_answer``."""
+        from .langchain_adapter import answer_tool
+
+        return answer_tool(self, **options)
+
     def ask(self, question: str, k: int = 5, generator: str | None = None,
             exclude: Exclude | None = None, mode: Mode = "hybrid",
             on_token: Callable[[str], None] | None = None, history: Sequence[Answer | str] = ()) -> Answer:

@@ -146,3 +146,8 @@ def test_the_tool_abstains_and_reports_bad_input_as_text(qa):
     assert json.loads(tool.invoke({"question": OFF_TOPIC}))["abstained"] is True
     assert "empty" in tool.invoke({"question": "  "})
 
+
+
+def test_qa_offers_the_runnable_and_the_tool(qa):
+    assert qa.as_runnable().invoke("Do EMH masses calcify?")["citations"]
+    assert qa.as_tool().name == "emhqa_answer"
