@@ -23,7 +23,7 @@ def _env_path(name: str, default: Path) -> Path:
 def _env_folder(name: str, default: Path) -> Path:
     """A folder that must exist when the variable names it."""
     path = _env_path(name, default)
-    if name in os.environ and os.environ[name] and not path.is_dir():
+    if os.environ.get(name) and not path.is_dir():
         raise ConfigError(f"{name}={os.environ[name]!r} is not a folder: point it at an existing folder, "
                           "or unset it to use the default")
     return path

@@ -36,6 +36,7 @@ FORMAT = 1
 _BUILD_CODE = ("parsers.py", "chunking.py", "text.py", "corpus.py", "index.py")
 CURRENT = "CURRENT"
 FILES = ("chunks.jsonl", "dense.faiss", "sentences.npy")
+READ_ATTEMPTS = 3  # builds a load may try while another process keeps swapping them
 Progress = Callable[[str], None]
 
 
@@ -155,6 +156,7 @@ def build_index(config: Config, embedder: Embedder, progress: Progress | None = 
     """Parse, chunk, embed and write a new build, then switch ``CURRENT`` to it in one rename."""
     say = progress or (lambda message: log.info(message))
     with build_lock(config.index_dir):
+        pointer = _pointer(config.index_dir)  # before any work: a folder in its place stops the build
         say("reading corpus")
         corpus = load_corpus(config.corpus_dir)
         texts = corpus.texts
@@ -181,7 +183,7 @@ def build_index(config: Config, embedder: Embedder, progress: Progress | None = 
             (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
             _fsync_dir(staging)
             staging.rename(build)
-        _write_atomic(config.index_dir / CURRENT, build.name)
+        _write_atomic(pointer, build.name)
         _remove_old_builds(config.index_dir, keep=build.name)
         say(f"index built: {len(chunks)} chunks from {len(corpus.documents)} documents")
         return build
@@ -258,9 +260,7 @@ def current_build(index_dir: Path) -> Path | None:
 
 def _current_name(index_dir: Path) -> str | None:
     """The build folder name that ``CURRENT`` holds, or None when there is no ``CURRENT``."""
-    pointer = index_dir / CURRENT
-    if pointer.is_dir():
-        raise IndexDamagedError(f"{pointer} is a folder, not the file naming the current build: remove it")
+    pointer = _pointer(index_dir)
     try:
         name = pointer.read_bytes().decode("utf-8").strip()
     except (FileNotFoundError, NotADirectoryError):
@@ -270,6 +270,14 @@ def _current_name(index_dir: Path) -> str | None:
     if not name.startswith("build-") or "/" in name or name.endswith(".tmp"):
         raise IndexDamagedError(f"{pointer} does not name a build folder")
     return name
+
+
+def _pointer(index_dir: Path) -> Path:
+    """The path of ``CURRENT``; IndexDamagedError when a folder is in its place (no build can replace it)."""
+    pointer = index_dir / CURRENT
+    if pointer.is_dir():
+        raise IndexDamagedError(f"{pointer} is a folder, not the file naming the current build: remove it")
+    return pointer
 
 
 def _build_folder(index_dir: Path, name: str) -> Path:
@@ -405,15 +413,17 @@ def open_index(config: Config, embedder: Embedder, rebuild: bool = False, progre
 
 def _load_current(index_dir: Path) -> Index | None:
     """The index ``CURRENT`` names, every file read from that one build folder. A rebuild in another
-    process may swap in a new build and remove the old one mid-read: then the new one is read."""
-    name = _current_name(index_dir)
-    try:
-        return None if name is None else load_index(_build_folder(index_dir, name))
-    except IndexDamagedError:
-        newer = _current_name(index_dir)
-        if newer is None or newer == name:
-            raise
-        return load_index(_build_folder(index_dir, newer))
+    process may swap in a new build and remove the old one mid-read: then the new one is read (up to
+    ``READ_ATTEMPTS`` builds, for rebuilds that follow each other faster than a load)."""
+    name, attempts = _current_name(index_dir), 1
+    while True:
+        try:
+            return None if name is None else load_index(_build_folder(index_dir, name))
+        except IndexDamagedError:
+            newer = _current_name(index_dir)
+            if newer is None or newer == name or attempts == READ_ATTEMPTS:
+                raise
+            name, attempts = newer, attempts + 1
 
 
 def _rebuilt(config: Config, embedder: Embedder, progress: Progress | None, why: str) -> Index:

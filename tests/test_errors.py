@@ -105,8 +105,9 @@ def test_a_current_pointer_that_is_a_folder_says_to_remove_it(index_config, monk
     monkeypatch.setenv("EMHQA_INDEX", str(index_config.index_dir))
     (index_config.index_dir / "CURRENT").unlink()
     (index_config.index_dir / "CURRENT").mkdir()
-    assert main(["ask", QUESTION]) == 1
-    assert "is a folder" in one_line_error(capsys)
+    for command in (["ask", QUESTION], ["index", "--rebuild"]):
+        assert main(command) == 1
+        assert "is a folder" in one_line_error(capsys)
     (index_config.index_dir / "CURRENT").rmdir()
     assert main(["index", "--rebuild"]) == 0
 

@@ -89,6 +89,7 @@ class Budget:
 
 
 _BUDGET: ContextVar[Budget | None] = ContextVar("emhqa_llm_budget", default=None)
+_DONE = object()  # the end of a reply, as the reader thread hands it over
 
 
 class BoundedTransport(httpx.HTTPTransport):
@@ -241,9 +242,6 @@ class LLMGenerator(Generator):
         failed_warnings = failed.warnings if failed else ()
         return Draft(draft.claims, draft.abstained, (notice, *failed_warnings, *draft.warnings),
                      failed.unsupported if failed else ())
-
-
-_DONE = object()  # the end of a reply
 
 
 def _next(pieces: queue.SimpleQueue, budget: Budget) -> str | object:
