@@ -7,7 +7,8 @@
 from __future__ import annotations
 
 from .config import Config
-from .errors import ConfigError, CorpusError, EmhqaError, GeneratorError, IndexDamagedError, QuestionError
+from .errors import (ConfigError, CorpusError, EmhqaError, GeneratorError, IndexDamagedError, IndexWriteError,
+                     QuestionError)
 from .types import Answer, Chunk, Citation, Passage, Section
 
 __version__ = "0.1.0"
@@ -28,4 +29,4 @@ def prepare_index(config: Config | None = None, **options) -> dict:
 
 
 __all__ = ["Answer", "Chunk", "Citation", "Config", "ConfigError", "CorpusError", "EmhqaError", "GeneratorError",
-           "IndexDamagedError", "Passage", "QuestionError", "Section", "load", "prepare_index"]
+           "IndexDamagedError", "IndexWriteError", "Passage", "QuestionError", "Section", "load", "prepare_index"]
