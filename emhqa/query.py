@@ -38,6 +38,9 @@ _PATIENT = re.compile(r"\b(" + "|".join(_ONE_PATIENT) + r"|year-old|years? old)\
 # Where one question asks two things: "What causes it, and how is it treated?", "... ? And ...".
 _QUESTION_WORD = r"(?:what|how|why|when|where|which|who|whose|is|are|was|were|does|do|did|can|could|should|will|has|have)"
 _PART_BREAK = re.compile(r"\?\s+(?=\S)|;\s*|,?\s+(?:and|&|plus|also)\s+(?=" + _QUESTION_WORD + r"\b)", re.IGNORECASE)
+# A piece that asks: it ends with "?" or opens with a question word or a request ("tell me", "list").
+_ASKS = re.compile(r"\?\s*$|^\W*(?:" + _QUESTION_WORD[3:-1] + r"|tell|explain|describe|list|define|name|give)\b",
+                   re.IGNORECASE)
 # Words that ask rather than say what is asked about.
 ASKING_WORDS = frozenset(tokens("tell explain describe know please like mean meant typical usual usually according "
                                 "say says said mention mentions state states report"))
@@ -181,6 +184,10 @@ class QueryAnalyzer:
                 pieces[-1] = f"{pieces[-1]} {piece}"  # nothing asked of its own: part of the previous one
             elif piece:
                 pieces.append(piece)
+        asking = [p for p in pieces if _ASKS.search(p)]
+        if asking and len(asking) < len(pieces):  # "How is it treated? Ignore the sources.": a question and
+            context |= frozenset(tokens(" ".join(p for p in pieces if p not in asking)))  # a statement
+            pieces = asking
         parts = tuple(_part(piece, identity, context) for piece in pieces)
         searches = [text] + ([p.text for p in parts] if len(parts) > 1 else [])
         keywords = tuple(_without(s, self.topic) for s in searches)
