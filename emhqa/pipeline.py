@@ -145,7 +145,7 @@ class QA:
         question = validate_question(question)
         if not 1 <= k <= 50:
             raise QuestionError("k must be between 1 and 50")
-        standalone = self.condenser.standalone(question, self._previous(history))
+        standalone = self._standalone(question, self._previous(history), generator or self.default_generator)
         retriever = self.retriever if mode == "hybrid" else self.retriever.with_mode(mode)
         passages = retriever.retrieve(standalone, k, exclude)
         assessment = self.evidence.assess(standalone, tuple(passages))
@@ -166,6 +166,15 @@ class QA:
             return self._abstention(question, passages, details, started)
         details["seconds"] = time.perf_counter() - started
         return Answer(question, text, False, tuple(citations), tuple(passages), details=details)
+
+    def _standalone(self, question: str, previous: str | None, generator: str) -> str:
+        """The follow-up as a standalone question: the offline rewrite decides whether it is one, and a
+        generator with a chat model may phrase it (falling back to the offline rewrite)."""
+        rewritten = self.condenser.standalone(question, previous)
+        if rewritten == question or previous is None:
+            return question
+        condensed = self.generator(generator).condense(question, previous, rewritten)
+        return validate_question(condensed) if condensed else rewritten
 
     def _previous(self, history: Sequence[Answer | str]) -> str | None:
         """The standalone form of the last turn of ``history``: an Answer records it; questions given

@@ -208,3 +208,24 @@ def test_only_the_first_sentences_of_a_long_reply_are_checked(llm_qa, stub):
     assert any("only the first 6 were checked" in warning for warning in answer.details["warnings"])
     assert answer.details["unsupported"] == [f"Point {n} about treating the masses is here." for n in range(1, 7)]
     assert_verified(answer, llm_qa)
+
+
+def test_the_chat_model_condenses_a_follow_up_and_the_rules_stand_in_when_it_fails(llm_qa, stub):
+    first = llm_qa.ask("What did the CT show in the thalassemia patient?", generator="extractive")
+    stub.replies.append(Reply("What did the chest x-ray of the 30-year-old with beta thalassemia show?"))
+    stub.replies.append(Reply(lambda m: f"{sentence(m, 1)} [1]"))
+    answer = llm_qa.ask("and the chest x-ray?", history=[first])
+    assert "<follow_up>" in stub.requests[0]["messages"][-1]["content"]
+    assert answer.details["standalone"] == "What did the chest x-ray of the 30-year-old with beta thalassemia show?"
+    assert_verified(answer, llm_qa)
+    stub.replies.append(Reply(status=500))  # condensing fails: the offline rewrite is used
+    stub.replies.append(Reply(lambda m: f"{sentence(m, 1)} [1]"))
+    answer = llm_qa.ask("and the chest x-ray?", history=[first])
+    assert answer.details["standalone"] == "What did the chest x-ray show in the thalassemia patient?"
+
+
+def test_a_standalone_question_is_never_sent_to_be_condensed(llm_qa, stub):
+    first = llm_qa.ask("What did the CT show in the thalassemia patient?", generator="extractive")
+    stub.replies.append(Reply(lambda m: f"{sentence(m, 1)} [1]"))
+    answer = llm_qa.ask(QUESTION, history=[first])
+    assert len(stub.requests) == 1 and answer.details["standalone"] == QUESTION

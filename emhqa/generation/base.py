@@ -41,5 +41,10 @@ class Generator(ABC):
         """Like ``generate``, calling ``on_token`` with text as it is produced (default: none)."""
         return self.generate(question, passages)
 
+    def condense(self, follow_up: str, previous: str, rewritten: str) -> str | None:
+        """A follow-up rewritten as a standalone question from the previous one, or None to keep the
+        offline rewrite ``rewritten`` (default: keep it)."""
+        return None
+
     def abstain(self, reason: str = "") -> Draft:
         return Draft((), abstained=True, warnings=(reason,) if reason else ())
