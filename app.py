@@ -1,55 +1,128 @@
-"""emhqa chat UI: `streamlit run app.py`. Only calls the library; corpus and answer text is always escaped."""
+"""emhqa chat UI: `streamlit run app.py`. Only calls the library; corpus and answer text is always escaped.
+
+Questions go into a queue in the session (from the chat input's callback, before the page runs) and
+are answered in order by a worker thread while the page keeps taking input, so a question typed while
+another is being answered waits in the queue, shown as queued. Before each question, and again before
+an answer is shown, the corpus and index are checked for changes (``emhqa.freshness.fingerprint``); a
+change loads them again, so no answer quotes a file as it was before."""
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 import emhqa
+from emhqa import feedback
+from emhqa.conversation import to_markdown
 from emhqa.errors import EmhqaError, QuestionError
-from emhqa.pipeline import validate_question
+from emhqa.freshness import fingerprint
+from emhqa.pipeline import QA, validate_question
 from emhqa.render import escape_markdown, highlighted
 
 EXAMPLES = ("How is extramedullary hematopoiesis treated?", "Do EMH masses calcify?",
             "What is the differential diagnosis of a paraspinal mass?")
+POLL_SECONDS = 0.02  # how often waiting for an answer lets Streamlit take a newly typed question
 log = logging.getLogger("emhqa.app")
 
 st.set_page_config(page_title="emhqa: extramedullary hematopoiesis Q&A")
 
 
-@st.cache_resource(show_spinner=False)
-def pipeline(key: str, _config: emhqa.Config) -> "emhqa.pipeline.QA":
-    """One loaded pipeline per server and configuration (``key`` is its repr), shared by every session.
-    It writes nothing to the page: Streamlit would replay such output on every later call."""
+@dataclass
+class Job:
+    """The question at the head of the queue, being answered by a worker thread."""
+
+    question: str
+    loaded: tuple[str, str]  # the configuration and corpus fingerprint of the pipeline answering it
+    future: Future  # a history entry
+    tokens: list[str]  # an LLM's draft as it streams
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def pipeline(key: str, _config: emhqa.Config) -> QA:
+    """One loaded pipeline per server, configuration and corpus state (``key``), shared by every
+    session. It writes nothing to the page: Streamlit would replay such output on every later call."""
     return emhqa.load(_config)
 
 
-def load(config: emhqa.Config, rebuild: bool = False):
-    """The cached pipeline; a first run (or a rebuild) shows its progress instead of a blank page."""
-    key = repr(config)
+@st.cache_resource(show_spinner=False)
+def workers() -> ThreadPoolExecutor:
+    """The threads that answer questions, shared by every session."""
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="emhqa-answer")
+
+
+def load(config: emhqa.Config, rebuild: bool = False) -> QA:
+    """The cached pipeline for the corpus and index as they are now. A first run (or a rebuild) shows
+    its progress; a corpus or index changed since this session loaded it is loaded again, and said so."""
+    loaded = st.session_state.get("loaded")
     if rebuild:
         pipeline.clear()
-    if st.session_state.get("loaded") == key and not rebuild:
-        return pipeline(key, config)
-    with st.status("Loading the model and the index (a first run builds the index)...", expanded=True) as status:
+    elif loaded == (repr(config), fingerprint(config)):
+        return pipeline("".join(loaded), config)
+    changed = not rebuild and loaded is not None and loaded[0] == repr(config)
+    label = ("The corpus or the index changed; loading it again..." if changed
+             else "Loading the model and the index (a first run builds the index)...")
+    with st.status(label, expanded=True) as status:
         try:
             emhqa.prepare_index(config, rebuild=rebuild, progress=status.write)
-            qa = pipeline(key, config)
+            loaded = (repr(config), fingerprint(config))  # after a build, which writes a new CURRENT
+            qa = pipeline("".join(loaded), config)
         except EmhqaError:
             status.update(label="The index could not be loaded", state="error")
             raise
         status.update(label="Ready", state="complete", expanded=False)
-    st.session_state["loaded"] = key
+    if changed:
+        st.toast("The corpus or the index changed, so it was loaded again: answers quote the files as they are.")
+    st.session_state["loaded"] = loaded
     return qa
 
 
+def submit(question: str | None = None) -> None:
+    """Queue the question typed (or the example clicked). A callback runs before the page, so a run
+    that the next question interrupts has queued this one already."""
+    question = st.session_state["typed"] if question is None else question
+    try:
+        st.session_state["queue"].append(validate_question(question))
+    except QuestionError as error:
+        st.session_state["notice"] = str(error)
+
+
+def answer_entry(qa: QA, question: str, k: int, generator: str, tokens: list[str], history: list) -> dict:
+    """A history entry: the answer (a follow-up answered from ``history``, the earlier answers) with each
+    citation's source title and section text (a worker's job)."""
+    result = qa.ask(question, k=k, generator=generator, on_token=tokens.append, history=history)
+    titles = qa.index.titles
+    sources = [{"title": titles.get(c.source, c.source), "context": qa.section_context(c)}
+               for c in result.citations]
+    return {"question": question, "answer": result, "sources": sources}
+
+
+def failure(question: str, error: BaseException) -> dict:
+    """A history entry for a question that got a message instead of an answer."""
+    if isinstance(error, QuestionError):
+        problem = ("warning", str(error))
+    elif isinstance(error, EmhqaError):
+        problem = ("error", str(error))
+    else:  # keep the page alive; the log has the traceback
+        log.error("answering failed", exc_info=error)
+        problem = ("error", f"Answering failed ({type(error).__name__}). The chat still works; try again.")
+    return {"question": question, "answer": None, "problem": problem}
+
+
 def show_answer(entry: dict, show_passages: bool) -> None:
+    """One history entry's answer with its sources, or its message."""
+    if entry["answer"] is None:
+        level, message = entry["problem"]
+        getattr(st, level)(message)
+        return
     answer = entry["answer"]
     if answer.abstained:
         st.info("The sources do not cover this question, so there is no answer and no source.")
     else:
         if answer.read_as:
-            st.caption("Read as: " + escape_markdown(answer.read_as))
+            st.caption("Answered as: " + escape_markdown(answer.read_as))
         st.markdown(escape_markdown(answer.text))
         for citation, source in zip(answer.citations, entry["sources"]):
             st.markdown(f"**\\[{citation.marker}\\]** {escape_markdown(source['title'])} — "
@@ -73,44 +146,90 @@ def show_answer(entry: dict, show_passages: bool) -> None:
     st.caption(escape_markdown(answer.notice))
 
 
-def ask(qa, question: str, k: int, generator: str) -> None:
-    """Answer (streaming an LLM's draft while it arrives) and append to this session's history;
-    errors become messages and the app stays up."""
-    try:
-        validate_question(question)
-    except QuestionError as error:
-        st.warning(str(error))
-        return
-    with st.chat_message("user"):
-        st.markdown(escape_markdown(question))
-    with st.chat_message("assistant"):
-        draft, tokens = st.empty(), []
+def show_queue(queue: list[str]) -> list[DeltaGenerator]:
+    """The questions not answered yet, in order, each with the place where its answer will go."""
+    places = []
+    for position, question in enumerate(queue):
+        with st.chat_message("user"):
+            st.markdown(escape_markdown(question))
+        with st.chat_message("assistant"):
+            places.append(st.empty())
+            places[-1].caption("Queued: answered after the questions above it." if position else "Answering...")
+    return places
 
-    def on_token(token: str) -> None:
-        tokens.append(token)
-        draft.caption("Draft, being checked against the sources: " + escape_markdown("".join(tokens)))
 
-    try:
-        answer = qa.ask(question, k=k, generator=generator, on_token=on_token)
-    except QuestionError as error:
-        st.warning(str(error))
-        return
-    except EmhqaError as error:
-        st.error(str(error))
-        return
-    except Exception as error:  # keep the page alive; the log has the traceback
-        log.exception("answering failed")
-        st.error(f"Answering failed ({type(error).__name__}). The chat still works; try again.")
-        return
-    titles = qa.index.titles
-    sources = [{"title": titles.get(c.source, c.source), "context": qa.section_context(c)}
-               for c in answer.citations]
-    st.session_state["history"].append({"answer": answer, "sources": sources})
-    st.rerun()
+def draft(job: Job) -> str:
+    """What the answer's place shows while the worker answers."""
+    tokens = "".join(job.tokens)
+    return "Draft, being checked against the sources: " + escape_markdown(tokens) if tokens else "Answering..."
+
+
+def start_job(qa: QA, k: int, generator: str) -> Job:
+    """The job answering the first queued question: the one already running (a rerun resumes it) unless
+    it answers another question or uses a pipeline that was loaded again since."""
+    question, loaded = st.session_state["queue"][0], st.session_state["loaded"]
+    job = st.session_state.get("job")
+    if job is None or (job.question, job.loaded) != (question, loaded):
+        tokens: list[str] = []
+        future = workers().submit(answer_entry, qa, question, k, generator, tokens, answered()[-1:])
+        job = st.session_state["job"] = Job(question, loaded, future, tokens)
+    return job
+
+
+def wait_for(job: Job, place: DeltaGenerator) -> None:
+    """Wait for the job, showing its draft. Every pass reads the session state, which is where Streamlit
+    takes a newly typed question (its callback queues it; the job carries on and the rerun waits again)."""
+    shown = None
+    while not job.future.done():
+        if draft(job) != shown:
+            shown = draft(job)
+            place.caption(shown)
+        wait([job.future], timeout=POLL_SECONDS)
+        st.session_state.get("job")
+
+
+def answer_queue(qa: QA, config: emhqa.Config, k: int, generator: str, places: list[DeltaGenerator],
+                 show_passages: bool) -> None:
+    """Answer the queued questions in order, each on a worker thread, and show each answer in its place.
+    An answer from a corpus or index that changed meanwhile is dropped: the rerun loads them again and
+    asks the question again."""
+    queue = st.session_state["queue"]
+    while queue:
+        job = start_job(qa, k, generator)
+        wait_for(job, places[0])
+        del st.session_state["job"]
+        if job.loaded != (repr(config), fingerprint(config)):
+            st.rerun()
+        error = job.future.exception()
+        entry = failure(job.question, error) if error else job.future.result()
+        st.session_state["history"].append(entry)
+        queue.pop(0)
+        with places.pop(0).container():
+            show_answer(entry, show_passages)
+
+
+def answered() -> list:
+    """This session's answers so far, oldest first (the conversation a follow-up builds on)."""
+    return [entry["answer"] for entry in st.session_state["history"] if entry.get("answer") is not None]
+
+
+def record_feedback(config: emhqa.Config, entry: dict, key: str) -> None:
+    """Append the thumbs up/down just given on ``entry``'s answer to the local feedback file."""
+    verdict = st.session_state.get(key)
+    if verdict is not None and config.feedback_file is not None:
+        feedback.record(config.feedback_file, entry["answer"], feedback.VERDICTS[1 - verdict])
+
+
+def clear() -> None:
+    """Forget this session's answers and queued questions."""
+    for name in ("history", "queue"):
+        st.session_state[name].clear()
+    st.session_state.pop("job", None)
 
 
 config = emhqa.Config()
 history = st.session_state.setdefault("history", [])
+queue = st.session_state.setdefault("queue", [])
 st.title("Extramedullary hematopoiesis Q&A")
 st.write("Ask about extramedullary hematopoiesis (EMH). Answers come only from a small curated corpus "
          "(a radiology article, an FAQ, two case reports, a reference outline); each one quotes its "
@@ -127,8 +246,7 @@ except EmhqaError as error:
 generator = st.sidebar.selectbox("Answer generator", qa.generators, index=qa.generators.index("extractive"))
 k = st.sidebar.slider("Passages to retrieve", 1, 10, 5)
 show_passages = st.sidebar.toggle("Show retrieved passages and scores")
-if st.sidebar.button("Clear chat", disabled=not history):
-    history.clear()
+st.sidebar.button("Clear chat", disabled=not (history or queue), on_click=clear)
 info = qa.build_info()
 with st.sidebar.expander("Index build"):
     st.markdown("\n".join(f"- {escape_markdown(title)}" for title in info["documents"]))
@@ -136,17 +254,24 @@ with st.sidebar.expander("Index build"):
     for name, reason in info["skipped"].items():
         st.caption(escape_markdown(f"skipped {name}: {reason}"))
 
-for entry in history:
+for number, entry in enumerate(history):
     with st.chat_message("user"):
-        st.markdown(escape_markdown(entry["answer"].question))
+        st.markdown(escape_markdown(entry["question"]))
     with st.chat_message("assistant"):
         show_answer(entry, show_passages)
+        if entry["answer"] is not None and config.feedback_file is not None:
+            key = f"feedback-{id(entry)}"
+            st.feedback("thumbs", key=key, on_change=record_feedback, args=(config, entry, key))
+if answered():
+    st.sidebar.download_button("Download the conversation (Markdown)", to_markdown(answered(), qa.index.titles),
+                               file_name="emhqa-conversation.md", mime="text/markdown")
+places = show_queue(queue)
 
-question = st.chat_input("Ask about extramedullary hematopoiesis")
-if not history:
+st.chat_input("Ask about extramedullary hematopoiesis", key="typed", on_submit=submit)
+if "notice" in st.session_state:
+    st.warning(st.session_state.pop("notice"))
+if not (history or queue):
     st.caption("Try one of these:")
     for number, example in enumerate(EXAMPLES):
-        if st.button(example, key=f"example-{number}"):
-            question = example
-if question is not None:
-    ask(qa, question, k, generator)
+        st.button(example, key=f"example-{number}", on_click=submit, args=(example,))
+answer_queue(qa, config, k, generator, places, show_passages)

@@ -160,16 +160,20 @@ class Conversation:
         self.turns.clear()
 
     def to_markdown(self, titles: dict[str, str]) -> str:
-        """The conversation as Markdown: each question, what it was answered as, the answer, and every
-        source with its verbatim quote and character offsets."""
-        lines = ["# emhqa conversation", ""]
-        for n, turn in enumerate(self.turns, 1):
-            answer = turn.answer
-            lines += [f"## {n}. {turn.question}", ""]
-            if answer.read_as:
-                lines += [f"*Answered as:* {answer.read_as}", ""]
-            lines += [answer.text, ""]
-            lines += [f"- [{c.marker}] {titles.get(c.source, c.source)} — {c.section} ({c.source}, characters "
-                      f"{c.start}–{c.end}): “{' '.join(c.quote.split())}”" for c in answer.citations]
-            lines += [""] if answer.citations else []
-        return "\n".join(lines + [f"*{self.turns[0].answer.notice if self.turns else ''}*", ""])
+        """The conversation as Markdown (``to_markdown`` of its answers)."""
+        return to_markdown([turn.answer for turn in self.turns], titles)
+
+
+def to_markdown(answers: Sequence[Answer], titles: dict[str, str]) -> str:
+    """A conversation as Markdown: each question, what it was answered as, the answer, and every source
+    with its verbatim quote and character offsets."""
+    lines = ["# emhqa conversation", ""]
+    for n, answer in enumerate(answers, 1):
+        lines += [f"## {n}. {answer.question}", ""]
+        if answer.read_as:
+            lines += [f"*Answered as:* {answer.read_as}", ""]
+        lines += [answer.text, ""]
+        lines += [f"- [{c.marker}] {titles.get(c.source, c.source)} — {c.section} ({c.source}, characters "
+                  f"{c.start}–{c.end}): “{' '.join(c.quote.split())}”" for c in answer.citations]
+        lines += [""] if answer.citations else []
+    return "\n".join(lines + [f"*{answers[0].notice}*" if answers else "", ""])

@@ -6,11 +6,17 @@ import re
 # Every ASCII punctuation character may be backslash-escaped in CommonMark; escaping them all also
 # defuses Streamlit's own syntax (":red[...]", "$math$") and any HTML tag.
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+# Streamlit's GitHub-flavoured Markdown links "http://", "https://", "www." and e-mail addresses
+# found in the text after escapes are resolved, so escaping cannot stop it. An invisible WORD JOINER
+# inside each such pattern (after "://"'s colon, after "www", after "@") breaks the match.
+_AUTOLINK = re.compile(r"(?<=:)(?=//)|(?<=[wW]{3})(?=\.)|(?<=@)")
+WORD_JOINER = "\u2060"
 
 
 def escape_markdown(text: str) -> str:
-    """``text`` as Markdown that renders as exactly ``text`` (runs of white space aside)."""
-    return _PUNCTUATION.sub(r"\\\1", text)
+    """``text`` as Markdown that renders as exactly ``text`` (runs of white space aside), with no
+    link: a URL or an e-mail address carries an invisible word joiner that stops GFM's autolinks."""
+    return _PUNCTUATION.sub(r"\\\1", _AUTOLINK.sub(WORD_JOINER, text))
 
 
 def highlighted(before: str, quote: str, after: str) -> str:

@@ -10,8 +10,13 @@ from streamlit.testing.v1 import AppTest
 from emhqa.config import REPO_ROOT
 from emhqa.generation import REGISTRY, Generator
 from emhqa.index import current_build
+from emhqa.render import WORD_JOINER
+from hostile import LINKS, QUESTION, TITLE, add_link_document
 
 APP = str(REPO_ROOT / "app.py")
+# GitHub-flavoured Markdown's literal autolinks, as Streamlit's renderer finds them in text once the
+# escapes are resolved (its bundle's regular expressions, in Python's syntax).
+AUTOLINK = re.compile(r"(https?://|www(?=\.))[-.\w]+|[-.\w+]+@[-\w]+(\.[-\w]+)+", re.IGNORECASE | re.ASCII)
 
 
 def unescape(markdown: str) -> str:
@@ -20,6 +25,11 @@ def unescape(markdown: str) -> str:
 
 def shown(app: AppTest) -> list[str]:
     return [unescape(m.value) for m in app.markdown]
+
+
+def answered(app: AppTest) -> list:
+    """The answers in the session's history (a question that failed has a message instead)."""
+    return [entry["answer"] for entry in app.session_state["history"] if entry["answer"] is not None]
 
 
 @pytest.fixture
@@ -108,7 +118,8 @@ def test_a_failing_generator_is_a_message_and_the_chat_keeps_working(built_confi
     assert any("broken" in e.value and "failed" in e.value for e in app.error)
     app.sidebar.selectbox[0].set_value("extractive").run()
     app.chat_input[0].set_value("Do EMH masses calcify?").run()
-    assert len(app.session_state["history"]) == 1
+    assert len(app.session_state["history"]) == 2 and len(answered(app)) == 1  # the failure keeps its message
+    assert any("broken" in e.value for e in app.error)
 
 
 def test_a_damaged_index_is_reported_and_the_rebuild_button_fixes_it(built_config, tmp_path, monkeypatch):
@@ -162,3 +173,117 @@ def test_a_first_run_without_an_index_builds_it_and_then_answers(tmp_path, monke
     assert current_build(tmp_path / "fresh-index") is not None
     app.chat_input[0].set_value("Do EMH masses calcify?").run()
     assert app.session_state["history"][0]["answer"].citations
+
+
+def copied_index(built_config, tmp_path, monkeypatch, corpus) -> None:
+    """Point the app at ``corpus`` and at a copy of the session's index (a changed corpus updates it)."""
+    shutil.copytree(built_config.index_dir, tmp_path / "index")
+    monkeypatch.setenv("EMHQA_CORPUS", str(corpus))
+    monkeypatch.setenv("EMHQA_INDEX", str(tmp_path / "index"))
+
+
+def quotes_current_files(answer, corpus_dir) -> bool:
+    """Whether every quote of ``answer`` is the text of its file, as the file is now, at its offsets."""
+    return all((corpus_dir / c.source).read_text(encoding="utf-8")[c.start:c.end] == c.quote
+               for c in answer.citations)
+
+
+def test_a_cited_file_changed_after_loading_is_reloaded_and_the_next_answer_quotes_it_as_it_is(
+        built_config, corpus_copy, tmp_path, monkeypatch):
+    copied_index(built_config, tmp_path, monkeypatch, corpus_copy)
+    app = AppTest.from_file(APP, default_timeout=300).run()
+    app.chat_input[0].set_value("Do EMH masses calcify?").run()
+    [first] = answered(app)
+    cited, old_quote = corpus_copy / first.citations[0].source, first.citations[0].quote
+    cited.write_text(cited.read_text(encoding="utf-8").replace(old_quote, "This sentence was rewritten."),
+                     encoding="utf-8")  # as `emhqa add --replace` would, between two questions
+    app.chat_input[0].set_value("Do EMH masses calcify?").run()
+    assert not app.exception
+    second = answered(app)[-1]
+    assert old_quote not in second.text and quotes_current_files(second, corpus_copy)
+    assert any("changed" in toast.value for toast in app.toast)
+
+
+class RewritesItsSource(Generator):
+    """The extractive answer; the first time, it also rewrites the file it quotes before returning."""
+
+    name = "rewrites"
+
+    def __init__(self, extractive: Generator, corpus_dir, done: list[bool]):
+        self.extractive, self.corpus_dir, self.done = extractive, corpus_dir, done
+
+    def generate(self, question, passages):
+        draft = self.extractive.generate(question, passages)
+        if not self.done:
+            claim = draft.claims[0]
+            path = self.corpus_dir / passages[claim.passage].chunk.source
+            path.write_text(path.read_text(encoding="utf-8").replace(claim.support.text, "Rewritten."),
+                            encoding="utf-8")
+            self.done.append(True)
+        return draft
+
+
+def test_an_answer_whose_file_changed_while_it_was_written_is_asked_again(
+        built_config, corpus_copy, tmp_path, monkeypatch):
+    done: list[bool] = []
+    monkeypatch.setitem(REGISTRY, "rewrites", lambda **resources: RewritesItsSource(
+        REGISTRY["extractive"](**resources), corpus_copy, done))
+    copied_index(built_config, tmp_path, monkeypatch, corpus_copy)
+    app = AppTest.from_file(APP, default_timeout=300).run()
+    app.sidebar.selectbox[0].set_value("rewrites").run()
+    app.chat_input[0].set_value("Do EMH masses calcify?").run()
+    assert not app.exception and done
+    [answer] = answered(app)
+    assert answer.citations and quotes_current_files(answer, corpus_copy)
+
+
+def test_urls_and_e_mail_addresses_in_questions_titles_sections_and_text_are_never_links(
+        built_config, corpus_copy, tmp_path, monkeypatch):
+    source = add_link_document(corpus_copy)
+    copied_index(built_config, tmp_path, monkeypatch, corpus_copy)
+    app = AppTest.from_file(APP, default_timeout=300).run()
+    app.chat_input[0].set_value(QUESTION).run()
+    assert not app.exception
+    [answer] = answered(app)
+    assert [c.source for c in answer.citations] == [source]
+    texts = [unescape(element.value) for kind in ("markdown", "caption", "warning", "info")
+             for element in app.get(kind)]
+    for written in (LINKS, TITLE, QUESTION):  # each reads as it is written (the joiners are invisible)
+        assert any(written in text.replace(WORD_JOINER, "") for text in texts)
+    assert [link.group() for text in texts for link in AUTOLINK.finditer(text)] == []
+
+
+def test_queued_questions_are_answered_in_the_order_they_were_asked(app):
+    questions = ["Do EMH masses calcify?", "   ", "How is extramedullary hematopoiesis treated?",
+                 "What is the capital of Australia?"]
+    app.session_state["queue"] = list(questions)
+    app.run()
+    assert not app.exception and app.session_state["queue"] == []
+    history = app.session_state["history"]
+    assert [entry["question"] for entry in history] == questions
+    assert history[1]["answer"] is None and "empty" in history[1]["problem"][1]
+    assert not history[0]["answer"].abstained and history[3]["answer"].abstained
+
+
+def test_a_follow_up_builds_on_the_conversation_and_can_be_downloaded_and_rated(built_config, monkeypatch, tmp_path):
+    import json
+
+    monkeypatch.setenv("EMHQA_INDEX", str(built_config.index_dir))
+    monkeypatch.setenv("EMHQA_FEEDBACK", str(tmp_path / "feedback.jsonl"))
+    app = AppTest.from_file(APP, default_timeout=300).run()
+    app.chat_input[0].set_value("What did the CT show in the thalassemia patient?").run()
+    app.chat_input[0].set_value("and the chest x-ray?").run()
+    assert not app.exception
+    follow_up = answered(app)[-1]
+    assert follow_up.details["standalone"] == "What did the chest x-ray show in the thalassemia patient?"
+    assert any(unescape(c.value) == "Answered as: What did the chest x-ray show in the thalassemia patient?"
+               for c in app.caption)
+    assert "mid-thoracic" in follow_up.text
+    app.run()  # answers join the history (with their thumbs) on the next run
+    assert app.get("download_button")[0].label == "Download the conversation (Markdown)"
+    feedback = app.get("feedback")
+    assert len(feedback) == 2
+    feedback[1].set_value(0).run()  # thumbs down on the follow-up
+    rows = [json.loads(line) for line in (tmp_path / "feedback.jsonl").read_text().splitlines()]
+    assert [(r["verdict"], r["question"]) for r in rows] == [("wrong", "and the chest x-ray?")]
+    assert rows[0]["answered_as"] == follow_up.details["standalone"] and rows[0]["citations"]

@@ -8,11 +8,16 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from conftest import CORPUS
 from emhqa.config import REPO_ROOT
+from emhqa.render import WORD_JOINER
+from hostile import LINKS, QUESTION, TITLE, add_link_document
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if not CHROMIUM:
@@ -28,15 +33,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(built_config):
-    """`streamlit run app.py` on a free loopback port, serving the test session's index."""
+@contextmanager
+def serve(**env: str) -> Iterator[str]:
+    """`streamlit run app.py` from the repository folder (so `.streamlit/config.toml` applies, as for
+    `scripts/start.sh`) on a free loopback port, with ``env`` added to the environment; yields its URL."""
     port = free_port()
-    env = {**os.environ, "EMHQA_INDEX": str(built_config.index_dir)}
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"), "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cwd=REPO_ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while True:
@@ -52,6 +57,24 @@ def server(built_config):
     yield url
     process.terminate()
     process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(built_config):
+    """The app serving the test session's index."""
+    with serve(EMHQA_INDEX=str(built_config.index_dir)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def link_server(built_config, tmp_path_factory):
+    """The app serving a copy of the corpus with a document full of URLs and e-mail addresses."""
+    folder = tmp_path_factory.mktemp("links")
+    shutil.copytree(CORPUS, folder / "corpus")
+    add_link_document(folder / "corpus")
+    shutil.copytree(built_config.index_dir, folder / "index")  # only the new document is embedded
+    with serve(EMHQA_CORPUS=str(folder / "corpus"), EMHQA_INDEX=str(folder / "index")) as url:
+        yield url
 
 
 @pytest.fixture
@@ -124,3 +147,54 @@ def test_several_browser_sessions_at_once_keep_their_own_history(server, browser
         assert any(question in text for text in user_messages)
         assert not any(other in text for other in questions if other != question for text in user_messages)
         assert page.get_by_test_id("stException").count() == 0
+
+
+def chat_texts(page) -> list[str]:
+    return page.locator("[data-testid='stChatMessage']").all_inner_texts()
+
+
+def test_twenty_questions_typed_50_ms_apart_are_all_answered_in_order(page):
+    questions = [f"Question {n}: do EMH masses calcify?" for n in range(1, 21)]
+    for question in questions:
+        ask(page, question)
+        page.wait_for_timeout(50)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:  # until every question has its answer (and nothing is queued)
+        texts = chat_texts(page)
+        if len(texts) == 2 * len(questions) and all("not medical advice" in t for t in texts[1::2]):
+            break
+        page.wait_for_timeout(500)
+    texts = chat_texts(page)
+    assert [text.strip().splitlines()[-1] for text in texts[0::2]] == questions  # after the avatar's name
+    assert all("not medical advice" in text for text in texts[1::2])
+    assert page.get_by_test_id("stException").count() == 0
+
+
+def test_urls_and_e_mail_addresses_are_shown_as_text_and_never_as_links(link_server, browser):
+    page = open_chat(browser, link_server)
+    ask(page, QUESTION)
+    page.get_by_text("characters", exact=False).first.wait_for(timeout=120_000)
+    page.get_by_text("Full section, quote highlighted", exact=False).first.click()
+    page.get_by_text("Index build", exact=False).first.click()
+    page.wait_for_timeout(800)
+    shown = page.locator("body").inner_text().replace(WORD_JOINER, "")
+    for written in (LINKS, TITLE, QUESTION, "Vitamin Q at http://evil.example and www.evil.example"):
+        assert written in " ".join(shown.split())
+    hrefs = page.locator("a").evaluate_all("links => links.map(link => link.href)")
+    assert not [href for href in hrefs if "evil.example" in href or href.startswith("mailto:")]
+
+
+def test_a_three_turn_conversation_answers_the_follow_ups_from_the_history(page):
+    turns = ["What did the CT show in the thalassemia patient?", "and the chest x-ray?", "what were his symptoms?"]
+    for number, question in enumerate(turns, 1):
+        ask(page, question)
+        deadline = time.monotonic() + 120
+        while len([t for t in chat_texts(page) if "not medical advice" in t]) < number:
+            assert time.monotonic() < deadline, chat_texts(page)
+            page.wait_for_timeout(300)
+    last = chat_texts(page)[-1]
+    assert "Answered as: In the case report “IS Case 4”. what were his symptoms?" in last
+    assert "shortness of breath" in last
+    assert "IS Case 4: Extramedullary hematopoiesis — History" in last and "characters" in last
+    assert "Answered as: What did the chest x-ray show in the thalassemia patient?" in chat_texts(page)[3]
+    assert page.get_by_test_id("stException").count() == 0

@@ -1,0 +1,36 @@
+"""The corpus and index fingerprint that the app checks before every question."""
+from __future__ import annotations
+
+import os
+
+from emhqa.config import Config
+from emhqa.freshness import fingerprint
+from emhqa.index import CURRENT
+
+
+def test_the_fingerprint_changes_with_every_corpus_or_index_change_and_only_then(corpus_copy, tmp_path):
+    config = Config(corpus_dir=corpus_copy, index_dir=tmp_path / "index")
+    (tmp_path / "index").mkdir()
+    manifest, first = corpus_copy / "manifest.json", sorted(corpus_copy.glob("*.txt"))[0]
+    text = first.read_text(encoding="utf-8")
+
+    def replace_first() -> None:  # as `emhqa add --replace` does: a new file renamed into place
+        (tmp_path / "new.txt").write_text(text, encoding="utf-8")
+        os.replace(tmp_path / "new.txt", first)
+
+    steps = [("a lock file written", lambda: (corpus_copy / ".corpus.lock").write_text(""), False),
+             ("the manifest renamed onto itself", lambda: os.replace(manifest, manifest), False),
+             ("one letter changed in place", lambda: first.write_text(text.replace("a", "b", 1)), True),
+             ("a file replaced by a new one", replace_first, True),
+             ("a file added", lambda: (corpus_copy / "added.txt").write_text("x"), True),
+             ("that file removed", lambda: (corpus_copy / "added.txt").unlink(), True),
+             ("a first build", lambda: (tmp_path / "index" / CURRENT).write_text("build-1"), True),
+             ("a new build", lambda: (tmp_path / "index" / CURRENT).write_text("build-2"), True)]
+    for what, change, changes in steps:
+        before = fingerprint(config)
+        change()
+        assert (fingerprint(config) != before) == changes, what
+
+
+def test_a_missing_corpus_folder_has_a_fingerprint_and_no_error(tmp_path):
+    assert fingerprint(Config(corpus_dir=tmp_path / "none", index_dir=tmp_path / "index"))
