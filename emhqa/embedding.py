@@ -58,14 +58,9 @@ class CachedQueries:
         return self._query(text)
 
 
-def _offline() -> None:
-    for name, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
-                        ("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TRANSFORMERS_VERBOSITY", "error")):
-        os.environ.setdefault(name, value)
-
-
 def load_sentence_transformer(location: str):
-    _offline()
+    """The model from its local folder only (``local_files_only``): nothing is fetched, and the host
+    process's environment is left as it was."""
     from sentence_transformers import SentenceTransformer
 
     try:

@@ -85,3 +85,19 @@ def test_a_failed_build_leaves_the_previous_index_loadable(config, embedder, mon
         build_index(config, embedder)
     assert current_build(config.index_dir) == good
     assert len(load_index(good).chunks) > 20
+
+
+def test_loading_emhqa_changes_no_environment_variable(built_config):
+    import os
+    import subprocess
+    import sys
+
+    # the libraries' own import-time settings (torch's KMP_*) are taken before the snapshot
+    code = ("import os, json, faiss, torch, sentence_transformers, onnxruntime; before = dict(os.environ); import emhqa; "
+            "emhqa.load(emhqa.Config(corpus_dir=os.environ['C'], index_dir=os.environ['I'])).ask('Do EMH masses calcify?'); "
+            "from emhqa.embedding import shared_embedder, SentenceTransformerEmbedder; SentenceTransformerEmbedder(); "
+            "print(json.dumps(sorted(set(os.environ.items()) ^ set(before.items()))))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "C": str(built_config.corpus_dir), "I": str(built_config.index_dir)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
