@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -43,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
                           help="lookup, loo, dev, near-topic, off-topic, first-turn, follow-up, follow-up-alone, "
                                "follow-up-near, or all (default)")
     evaluate.add_argument("--generator", default="extractive")
+    evaluate.add_argument("--questions", type=Path, metavar="FILE",
+                          help="your own question file (JSONL; README, \"Evaluation\") instead of eval/dev.jsonl")
     _llm_options(evaluate)
     evaluate.add_argument("--split", choices=["tune", "report", "all"], default="all",
                           help="which half of the dev set to use (default: all)")
@@ -219,15 +222,21 @@ def _remove(args) -> int:
 
 def _eval(args) -> int:
     from .errors import EmhqaError
-    from .evaluation import REGIMES, evaluate, to_markdown, to_table
+    from .evaluation import DEV_FILE, REGIMES, evaluate, read_questions, to_markdown, to_table
     from .pipeline import load
 
     if args.regime not in (*REGIMES, "all"):
         raise EmhqaError(f"unknown regime {args.regime!r}; choose one of {', '.join(REGIMES)} or all")
+    for path in (args.json, args.markdown):  # found before the run, not after it
+        if path is not None and not os.access(path.parent.resolve() if str(path.parent) else Path.cwd(), os.W_OK):
+            raise EmhqaError(f"cannot write {path}: its folder is missing or not writable")
+    questions = args.questions or DEV_FILE
+    read_questions(questions)  # a bad file is named before the model loads
     qa = load(_config(args))
-    regimes = REGIMES if args.regime == "all" else (args.regime,)
+    regimes = (REGIMES if args.regime == "all" else (args.regime,)) if not args.questions else \
+        ("dev", "near-topic", "off-topic")
     report = evaluate(qa, regimes, generator=args.generator, split=None if args.split == "all" else args.split,
-                      show_progress=sys.stderr.isatty())
+                      show_progress=sys.stderr.isatty(), questions=questions)
     print(to_table(report))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")

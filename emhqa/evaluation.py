@@ -6,14 +6,17 @@ contains every key-fact group of the question (``metrics.fact_recall``); an unan
 answered correctly by refusing it."""
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import REPO_ROOT
+from .errors import EmhqaError
 from .feedback import summary as summary_feedback
 from .metrics import bootstrap_ci, exact_match, fact_recall, first_hit, ndcg, percentile, rouge_l, token_f1
 from .parsers import faq_entries
@@ -83,18 +86,51 @@ def load_gold(qa, regimes: Iterable[str] = REGIMES, dev_file: Path = DEV_FILE,
         if "loo" in regimes:
             others = frozenset(tuple(k) for k in also.get(question, []))
             items.append(Item(f"loo-{n:02d}", question, "loo", others, answer, hidden=(source, question)))
-    rows = [json.loads(line) for line in dev_file.read_text(encoding="utf-8").splitlines() if line.strip()]
-    for row in rows:
-        if split and row["split"] != split:
+    for n, row in enumerate(read_questions(dev_file), 1):
+        if split and row.get("split") != split:
             continue
-        regime = f"{row['refusal']}-topic" if row["kind"] == "unanswerable" else "dev"
+        regime = f"{row['refusal']}-topic" if row.get("refusal") else "dev"
         if regime in regimes:
-            gold = frozenset((g["source"], g["section"]) for g in row["gold"])
+            gold = frozenset((g["source"], g["section"]) for g in row.get("gold", ()))
             facts = tuple(tuple(group) for group in row.get("facts", ()))
-            items.append(Item(row["id"], row["question"], regime, gold, answers.get(row.get("faq")),
-                              split=row["split"], facts=facts))
+            items.append(Item(row.get("id", f"q-{n:03d}"), row["question"], regime, gold,
+                              answers.get(row.get("faq")), split=row.get("split", "report"), facts=facts))
     items += conversation_items(regimes, split)
     return Gold(items, unanswered)
+
+
+def read_questions(path: Path) -> list[dict]:
+    """A question file (README, "Evaluation"): one JSON object per line, {"question", "gold": [{"source",
+    "section"}], "facts": [[...]]} for an answerable question or {"question", "refusal": "near"|"off"}."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EmhqaError(f"cannot read the question file {path}: {exc}") from exc
+    rows = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            answerable = bool(row.get("gold"))
+            if not isinstance(row["question"], str) or answerable == (row.get("refusal") in ("near", "off")):
+                raise ValueError("needs a question and either gold sections or \"refusal\": \"near\"|\"off\"")
+            if answerable:
+                [(g["source"], g["section"]) for g in row["gold"]]
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise EmhqaError(f"{path}, line {n}: not a question row ({exc}); see README, \"Evaluation\"") from exc
+        rows.append(row)
+    return rows
+
+
+def provenance(qa, questions: Path) -> dict:
+    """What a report was measured on: emhqa's version, the model, the corpus files, the question file."""
+    from . import __version__
+
+    manifest = qa.index.manifest
+    return {"emhqa": __version__, "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "model": manifest["model_id"],
+            "corpus": manifest["corpus"], "index_built_at": manifest["built_at"],
+            "questions": {"file": str(questions), "sha256": hashlib.sha256(questions.read_bytes()).hexdigest()}}
 
 
 def conversation_items(regimes: set[str], split: str | None, path: Path = CONVERSATIONS_FILE) -> list[Item]:
@@ -213,9 +249,10 @@ def _progress(total: int, enabled: bool):
 
 def evaluate(qa, regimes: Iterable[str] = REGIMES, generator: str | None = None,
              modes: Sequence[str] = MODES, k: int = 5, split: str | None = None,
-             show_progress: bool = False) -> dict:
-    """Ask every item in every retrieval mode; per-regime summaries and per-question rows."""
-    gold = load_gold(qa, regimes, split=split)
+             show_progress: bool = False, questions: Path = DEV_FILE) -> dict:
+    """Ask every item in every retrieval mode; per-regime summaries and per-question rows.
+    ``questions``: the dev file, or a user's own question file (``read_questions``)."""
+    gold = load_gold(qa, regimes, dev_file=questions, split=split)
     bar = _progress(len(gold.items) * len(modes), show_progress)
     per_question, grouped = [], {}
     for item in gold.items:
@@ -239,7 +276,8 @@ def evaluate(qa, regimes: Iterable[str] = REGIMES, generator: str | None = None,
         bar.close()
     regimes_out = {regime: {mode: summarize(rows) for mode, rows in modes_rows.items()}
                    for regime, modes_rows in grouped.items()}
-    return {"generator": generator or qa.default_generator, "k": k, "split": split or "all",
+    return {"provenance": provenance(qa, questions),
+            "generator": generator or qa.default_generator, "k": k, "split": split or "all",
             "feedback": {"file": str(qa.config.feedback_file) if qa.config.feedback_file else None,
                          **summary_feedback(qa.config.feedback_file)},
             "unanswered_faq_questions": gold.unanswered_faq, "regimes": regimes_out, "questions": per_question}

@@ -89,3 +89,20 @@ def test_headline_figures_stay_above_the_stored_floors(qa):
     assert report["unanswered_faq_questions"] == ["What is extramedullary disease in all?",
                                                   "Does extramedullary hematopoiesis cause splenomegaly?"]
     assert "## Misses of the hybrid system" in to_markdown(report)
+
+
+def test_a_users_own_question_file_is_scored_with_provenance(qa, tmp_path):
+    from emhqa.evaluation import read_questions
+
+    path = tmp_path / "mine.jsonl"
+    path.write_text(json.dumps({"question": "Do EMH masses calcify?", "facts": [["calcify"]],
+                                "gold": [{"source": "004_4a7d70616bb311fd.txt", "section": "Discussion"}]}) + "\n"
+                    + json.dumps({"question": "What is the capital of France?", "refusal": "off"}) + "\n",
+                    encoding="utf-8")
+    report = evaluate(qa, ("dev", "off-topic"), modes=("hybrid",), questions=path)
+    assert report["regimes"]["dev"]["hybrid"]["n"] == 1 and report["regimes"]["off-topic"]["hybrid"]["n"] == 1
+    assert report["provenance"]["questions"]["file"] == str(path) and report["provenance"]["corpus"]
+    assert report["provenance"]["model"] == qa.index.manifest["model_id"]
+    path.write_text('{"question": "no gold and no refusal"}\n', encoding="utf-8")
+    with pytest.raises(Exception, match="line 1: not a question row"):
+        read_questions(path)
