@@ -20,16 +20,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .query import ASKING_WORDS, QueryAnalyzer
+from .query import ASKING_WORDS, QUESTION_WORDS, QueryAnalyzer, drop_words
 from .text import tokens
 from .types import Answer
 
 _ELLIPSIS = re.compile(r"^\W*(?:(?:and|but|so|ok(?:ay)?)\W+)?(?:(?:what|how)\s+about|and)\s+"
-                       r"(?P<rest>(?!(?:what|how|why|when|where|which|who|whose|is|are|was|were|does|do|did|can|"
-                       r"could|should|would|will|has|have)\b).+?)[\s?.!]*$", re.IGNORECASE)
+                       r"(?P<rest>(?!(?:" + QUESTION_WORDS + r"|would)\b).+?)[\s?.!]*$", re.IGNORECASE)
 # A fragment: a few words with no question word or verb first ("calcified?", "any unusual organs?").
-_FRAGMENT = re.compile(r"^\W*(?P<rest>(?!(?:what|how|why|when|where|which|who|whose|is|are|was|were|does|do|did|can|"
-                       r"could|should|would|will|has|have|tell|explain|describe|list|define)\b)"
+_FRAGMENT = re.compile(r"^\W*(?P<rest>(?!(?:" + QUESTION_WORDS + r"|would|tell|explain|describe|list|define)\b)"
                        r"(?:[\w'-]+\s*){1,4}?)[\s?.!]*$", re.IGNORECASE)
 _OTHER = re.compile(r"\b(?:in|for|of|with)?\s*(?:the\s+)?other\s+(?:case|patient|one|report|man|guy|person)\b",
                     re.IGNORECASE)
@@ -41,7 +39,16 @@ _WORDS = re.compile(r"[\w][\w'-]*")
 # What ``standalone`` adds to a question, taken off again before the next turn builds on it.
 _ADDED = re.compile(r",\s+about:\s.*$")
 _CONTEXT = re.compile(r"^(?:In the case report|According to the) “[^”]*”\.\s+")
-_DANGLING = re.compile(r"\s+(?:with|of|in|for|from|the|a|an|and)(?=\s*(?:[,?.!]|$))", re.IGNORECASE)
+# Function words left at the end of a clause once the words after them are dropped ("with [severe anemia]?").
+_TRAILING = re.compile(r"\s+(?:with|of|in|for|from|the|a|an|and)(?=\s*(?:[,?.!]|$))", re.IGNORECASE)
+
+
+def _drop(text: str, unwanted: frozenset[str]) -> str:
+    """``text`` without the words whose tokens are all unwanted, and the function words left trailing."""
+    kept = drop_words(text, unwanted)
+    while _TRAILING.search(kept):
+        kept = _TRAILING.sub("", kept)
+    return kept
 
 
 def _core(question: str) -> str:
@@ -93,10 +100,7 @@ class Condenser:
 
     def _name(self, title: str) -> str:
         """A document's title without the corpus topic ("IS Case 4", "Case report: a 23-year-old")."""
-        kept = " ".join(w for w in title.split() if not (set(tokens(w)) and set(tokens(w)) <= self.analyzer.topic))
-        while _DANGLING.search(kept):
-            kept = _DANGLING.sub("", kept)
-        return kept.strip(" :,()") or title
+        return _drop(title, self.analyzer.topic).strip(" :,()") or title
 
     def _other(self, case: str | None) -> str | None:
         """The other case report when there are exactly two (else the same one)."""
@@ -107,11 +111,7 @@ class Condenser:
         """The previous question, with the words that named its case taken out when the case changes."""
         if before is None or before == target:
             return previous
-        naming = self.analyzer.naming.get(before, frozenset())
-        kept = " ".join(w for w in previous.split() if not (set(tokens(w)) and set(tokens(w)) <= naming))
-        while _DANGLING.search(kept):  # "in the young man with [severe anemia]?"
-            kept = _DANGLING.sub("", kept)
-        return kept
+        return _drop(previous, self.analyzer.naming.get(before, frozenset()))
 
     def _content(self, text: str) -> set[str]:
         return set(tokens(text)) - self.analyzer.topic

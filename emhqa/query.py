@@ -36,10 +36,11 @@ IDENTITY_SECTIONS = frozenset({"history", "clinical summary", "patient's informa
 _ONE_PATIENT = "patient case man male guy gentleman boy woman female lady girl he his him she her".split()
 _PATIENT = re.compile(r"\b(" + "|".join(_ONE_PATIENT) + r"|year-old|years? old)\b", re.IGNORECASE)
 # Where one question asks two things: "What causes it, and how is it treated?", "... ? And ...".
-_QUESTION_WORD = r"(?:what|how|why|when|where|which|who|whose|is|are|was|were|does|do|did|can|could|should|will|has|have)"
+QUESTION_WORDS = "what|how|why|when|where|which|who|whose|is|are|was|were|does|do|did|can|could|should|will|has|have"
+_QUESTION_WORD = f"(?:{QUESTION_WORDS})"
 _PART_BREAK = re.compile(r"\?\s+(?=\S)|;\s*|,?\s+(?:and|&|plus|also)\s+(?=" + _QUESTION_WORD + r"\b)", re.IGNORECASE)
 # A piece that asks: it ends with "?" or opens with a question word or a request ("tell me", "list").
-_ASKS = re.compile(r"\?\s*$|^\W*(?:" + _QUESTION_WORD[3:-1] + r"|tell|explain|describe|list|define|name|give)\b",
+_ASKS = re.compile(r"\?\s*$|^\W*(?:" + QUESTION_WORDS + r"|tell|explain|describe|list|define|name|give)\b",
                    re.IGNORECASE)
 # Words that ask rather than say what is asked about.
 ASKING_WORDS = frozenset(tokens("tell explain describe know please like mean meant typical usual usually according "
@@ -57,10 +58,10 @@ _HEAD = re.compile(r"\b(?:what|which)\s+(?:" + _SKIPPED + r"\s+)*([A-Za-z][\w-]*
 _QUANTITY = re.compile(r"\b(?:how\s+(?:many|much|long|old)|(?:at\s+)?what\s+age|doses?|dosages?|dosing|incidence|"
                        r"prevalence|rates?|percent(?:age)?|levels?|counts?|values?|costs?|price|ratio|number\s+of|"
                        r"hb|hgb|hemoglobin|haemoglobin)\b", re.IGNORECASE)
-_AGE = re.compile(r"\bhow\s+old\b|\bwhat\s+age\b", re.IGNORECASE)
-_AGE_WORDS = frozenset(tokens("old age"))
-_WHY = re.compile(r"\bwhy\b|\bhow come\b", re.IGNORECASE)
-_CAUSE_WORDS = frozenset(tokens("cause"))
+# Words a question asks for without saying them: "how old was he?" asks for an age (the patient word
+# "old" is what is asked), "why" (a stop word) for a cause.
+_IMPLIED = ((re.compile(r"\bhow\s+old\b|\bwhat\s+age\b", re.IGNORECASE), frozenset(tokens("old age"))),
+            (re.compile(r"\bwhy\b|\bhow come\b", re.IGNORECASE), frozenset(tokens("cause"))))
 _HOW = re.compile(r"^\W*how\s+(?:is|are|was|were|can|should|do|does)\b.*?\b([A-Za-z]+ed)\W*$", re.IGNORECASE)
 
 
@@ -98,7 +99,7 @@ class Query:
 class QueryAnalyzer:
     """Analyses questions against one index; ``analyze`` is cached and thread-safe."""
 
-    def __init__(self, index: Index, sections: dict[tuple[str, str], str] | None = None):
+    def __init__(self, index: Index):
         self.abbreviations: dict[str, str] = {}
         for chunk in index.chunks:
             for short, long_form in find_abbreviations(chunk.text).items():
@@ -110,8 +111,9 @@ class QueryAnalyzer:
                   if set(tokens(long_form)) <= topic and topic}
         self.topic = frozenset(tokens(" ".join(topic))) | topic
         self.naming = self._naming(self._identities(index, documents))
-        self.titled = self._titled(documents, frozenset(t for c in index.chunks for t in tokens(f"{c.section} {c.text}")))
-        chunk_df = Counter(t for c in index.chunks for t in set(tokens(f"{c.section} {c.text}")))
+        chunk_terms = [frozenset(tokens(f"{c.section} {c.text}")) for c in index.chunks]
+        self.titled = self._titled(documents, frozenset().union(*chunk_terms))
+        chunk_df = Counter(t for terms in chunk_terms for t in terms)
         self.rarity = {t: math.log((len(index.chunks) + 1) / (chunk_df[t] + 0.5))
                        for terms in self.naming.values() for t in terms}
         counts = Counter(w.lower() for c in index.chunks for w in _WORD.findall(f"{c.section} {c.text}"))
@@ -210,15 +212,19 @@ def _part(piece: str, identity: frozenset[str], context: frozenset[str]) -> Part
     focus = frozenset(tokens(piece)) - context - ASKING_WORDS - _PATIENT_WORDS
     match = _HEAD.search(piece) or _HOW.match(piece)
     head = frozenset(tokens(match.group(1))) & focus if match else frozenset()
-    if _AGE.search(piece):  # "how old was he?": the patient word "old" is what is asked
-        focus, head = focus | _AGE_WORDS, head | _AGE_WORDS
-    if _WHY.search(piece):  # "why" is a stop word, but a cause is what is asked
-        focus, head = focus | _CAUSE_WORDS, head | _CAUSE_WORDS
+    for pattern, words in _IMPLIED:
+        if pattern.search(piece):
+            focus, head = focus | words, head | words
     return Part(piece, _without(piece, identity) or piece, focus or frozenset(tokens(piece)) - identity, head,
                 bool(_QUANTITY.search(piece)))
 
 
+def drop_words(text: str, unwanted: frozenset[str]) -> str:
+    """``text`` without the words whose tokens are all unwanted."""
+    return " ".join(w for w in text.split() if not (set(tokens(w)) and set(tokens(w)) <= unwanted))
+
+
 def _without(text: str, unwanted: frozenset[str]) -> str:
-    """``text`` without the words whose tokens are all unwanted; "" when no content word is left."""
-    kept = [w for w in text.split() if not (set(tokens(w)) and set(tokens(w)) <= unwanted)]
-    return " ".join(kept) if tokens(" ".join(kept)) else ""
+    """``drop_words``, or "" when no content word is left."""
+    kept = drop_words(text, unwanted)
+    return kept if tokens(kept) else ""
