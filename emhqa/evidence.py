@@ -192,6 +192,11 @@ class Evidence:
         offsets = self.index.sentence_offsets
         return self._residual[offsets[chunk_id]:offsets[chunk_id + 1]]
 
+    def _terms_of(self, sentence: ScoredSentence, passages: Sequence[Passage]) -> frozenset[str]:
+        """The terms of a scored sentence (``sentence_terms`` of its passage's chunk)."""
+        chunk = passages[sentence.passage].chunk
+        return self.sentence_terms(chunk.id)[chunk.sentences.index(sentence.sentence)]
+
     def _part_scores(self, part: Part, passages: Sequence[Passage], allowed: Sequence[int]) -> list[ScoredSentence]:
         query = self.topic_free(self.encoder.encode_query(part.asked))
         weights = {t: w * (1 + self.selection.head_weight) if t in part.head else w
@@ -234,8 +239,7 @@ class Evidence:
         def states(s: ScoredSentence) -> bool:
             if not _new_numbers(s.sentence.text, question):
                 return False
-            chunk = passages[s.passage].chunk
-            return key is None or not key.isdisjoint(self.sentence_terms(chunk.id)[chunk.sentences.index(s.sentence)])
+            return key is None or not key.isdisjoint(self._terms_of(s, passages))
 
         if any(states(s) for s in picked):
             return picked
@@ -302,8 +306,7 @@ class Evidence:
                   best: Sequence[ScoredSentence]) -> dict[str, float]:
         """Abstention's evidence, over the parts the answer covers (the others are reported as such)."""
         focus = self.weights(frozenset().union(*(p.focus for p in parts)))
-        terms = [self.sentence_terms(passages[s.passage].chunk.id)[passages[s.passage].chunk.sentences.index(s.sentence)]
-                 for s in answer]
+        terms = [self._terms_of(s, passages) for s in answer]
         covered = frozenset().union(*terms) if terms else frozenset()
         return {
             "best_similarity": min((s.similarity for s in best), default=0.0),

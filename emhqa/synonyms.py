@@ -12,8 +12,8 @@ from functools import lru_cache
 from .text import tokens
 
 _GROUPS = (
-    "cause causes caused responsible due result results because secondary leads etiology reason why",
-    "mechanism pathophysiology pathogenesis why",
+    "cause causes caused responsible due result results because secondary leads etiology reason",
+    "mechanism pathophysiology pathogenesis",
     "symptoms symptom signs sign complaints presents presentation",
     "treat treated treatment therapy radiotherapy irradiation transfusion transfusions management managed surgery",
     "diagnose diagnosed diagnosis confirm confirmed biopsy",
