@@ -89,6 +89,11 @@ def _config(args):
     return config
 
 
+def _source_line(c, titles: dict[str, str]) -> str:
+    """"[1] <title> — <section> (<file>, characters s-e)": where a citation's quote is."""
+    return f"[{c.marker}] {titles.get(c.source, c.source)} — {c.section} ({c.source}, characters {c.start}-{c.end})"
+
+
 def _render(answer, titles: dict[str, str]) -> str:
     lines = ([f"Answered as: {answer.read_as}"] if answer.read_as else []) + [answer.text, ""]
     lines += [f"Note: {warning}" for warning in answer.details.get("warnings", ()) if warning]
@@ -96,8 +101,7 @@ def _render(answer, titles: dict[str, str]) -> str:
         lines.append("Sources:")
         for c in answer.citations:
             quote = "" if answer.shows_quote(c) else f": \"{' '.join(c.quote.split())}\""
-            lines.append(f"[{c.marker}] {titles.get(c.source, c.source)} — {c.section} "
-                         f"({c.source}, characters {c.start}-{c.end}){quote}")
+            lines.append(_source_line(c, titles) + quote)
         lines.append("")
     lines.append(answer.notice)
     return "\n".join(lines)
@@ -133,8 +137,7 @@ def _sources(answer, titles: dict[str, str]) -> str:
     """Every citation of ``answer`` with its whole quote and offsets."""
     if answer is None or not answer.citations:
         return "(no sources yet)"
-    return "\n".join(f"[{c.marker}] {titles.get(c.source, c.source)} — {c.section} ({c.source}, characters "
-                     f"{c.start}-{c.end}):\n    \"{' '.join(c.quote.split())}\"" for c in answer.citations)
+    return "\n".join(f"{_source_line(c, titles)}:\n    \"{' '.join(c.quote.split())}\"" for c in answer.citations)
 
 
 def _chat(args) -> int:
@@ -228,7 +231,7 @@ def _eval(args) -> int:
     if args.regime not in (*REGIMES, "all"):
         raise EmhqaError(f"unknown regime {args.regime!r}; choose one of {', '.join(REGIMES)} or all")
     for path in (args.json, args.markdown):  # found before the run, not after it
-        if path is not None and not os.access(path.parent.resolve() if str(path.parent) else Path.cwd(), os.W_OK):
+        if path is not None and not os.access(path.parent.resolve(), os.W_OK):
             raise EmhqaError(f"cannot write {path}: its folder is missing or not writable")
     questions = args.questions or DEV_FILE
     read_questions(questions)  # a bad file is named before the model loads
