@@ -6,7 +6,6 @@ Layout of ``index/``: ``CURRENT`` names the active build folder; a build folder 
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+from filelock import FileLock
 
 from .chunking import chunk_sections
 from .config import Config
@@ -124,16 +124,10 @@ def _versions() -> dict[str, str]:
     return out
 
 
-@contextmanager
-def build_lock(index_dir: Path) -> Iterator[None]:
-    """One build at a time per index folder, across processes."""
+def build_lock(index_dir: Path) -> FileLock:
+    """One build at a time per index folder, across processes (waits for the build in progress)."""
     index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return FileLock(index_dir / ".lock")
 
 
 @contextmanager

@@ -3,11 +3,13 @@ bootstrap CIs."""
 from __future__ import annotations
 
 import math
-import random
 import re
 import string
 from collections import Counter
 from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
@@ -87,10 +89,12 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def bootstrap_ci(values: Sequence[float], samples: int = 2000, seed: int = 7) -> tuple[float, float]:
-    """95% percentile-bootstrap interval of the mean (deterministic seed)."""
+    """95% percentile-bootstrap interval of the mean (``scipy.stats.bootstrap``, deterministic seed).
+    A sample without spread (one value, or all alike) has that value as its interval."""
     if not values:
         return (float("nan"), float("nan"))
-    rng = random.Random(seed)
-    n = len(values)
-    means = sorted(sum(rng.choice(values) for _ in range(n)) / n for _ in range(samples))
-    return (means[int(0.025 * samples)], means[int(0.975 * samples) - 1])
+    if min(values) == max(values):
+        return (float(values[0]), float(values[0]))
+    result = stats.bootstrap((np.asarray(values, dtype=float),), np.mean, n_resamples=samples,
+                             confidence_level=0.95, method="percentile", rng=np.random.default_rng(seed))
+    return (float(result.confidence_interval.low), float(result.confidence_interval.high))

@@ -74,6 +74,8 @@ def test_metrics_follow_their_definitions():
     assert ndcg(["a", "b"], {"b"}, 5) == pytest.approx(1 / 1.584962500721156)
     low, high = bootstrap_ci([0.0, 1.0] * 20)
     assert low < 0.5 < high
+    assert bootstrap_ci([0.7]) == (0.7, 0.7) and bootstrap_ci([1.0] * 5) == (1.0, 1.0)  # no spread to resample
+    assert bootstrap_ci([0.0, 1.0] * 20) == (low, high)  # seeded
 
 
 def test_headline_figures_stay_above_the_stored_floors(qa):

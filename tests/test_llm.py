@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 import time
 
 import pytest
+from langchain_openai import ChatOpenAI
 
 from emhqa.cli import main
 from emhqa.config import LLMSettings
-from emhqa.generation.llm import CHARS_PER_TOKEN
+from emhqa.errors import GeneratorError
+from emhqa.generation.llm import CHARS_PER_TOKEN, BoundedTransport, make_chat_model
 from emhqa.pipeline import QA
 from emhqa.types import NOT_MEDICAL_ADVICE
 from openai_stub import Reply, ScriptedOpenAI, passages_in
@@ -167,6 +170,23 @@ def test_eval_runs_with_the_llm_generator(built_config, stub, monkeypatch, tmp_p
 def test_a_bad_llm_setting_is_a_usage_error(capsys):
     assert main(["ask", "What is EMH?", "--generator", "llm", "--llm-timeout", "-1"]) == 2
     assert "timeout" in capsys.readouterr().err
+
+
+def test_the_settings_make_the_provider_s_chat_model(monkeypatch):
+    monkeypatch.setenv("EMHQA_LLM_API_KEY", "sk-test")
+    model = make_chat_model(LLMSettings(provider="openai", model="m", base_url="http://127.0.0.1:9/v1",
+                                        temperature=0.3, timeout=5.0, max_tokens=64))
+    assert isinstance(model, ChatOpenAI)
+    assert (model.model_name, model.openai_api_base, model.temperature, model.max_tokens, model.max_retries,
+            model.request_timeout) == ("m", "http://127.0.0.1:9/v1", 0.3, 64, 0, 5.0)
+    assert model.openai_api_key is not None and model.openai_api_key.get_secret_value() == "sk-test"
+    assert isinstance(model.http_client._transport, BoundedTransport)
+
+
+def test_the_ollama_provider_without_its_package_names_the_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "langchain_ollama", None)  # as if it were not installed
+    with pytest.raises(GeneratorError, match="pip install langchain-ollama"):
+        make_chat_model(LLMSettings(provider="ollama", model="llama3.1:8b"))
 
 
 ENDPOINTS = {  # misbehaving endpoints: each must give the extractive answer within the timeout + 2 s

@@ -8,6 +8,7 @@ client, its HTTP bytes. A reply past a limit is a failed call; only the first se
 """
 from __future__ import annotations
 
+import importlib.util
 import logging
 import queue
 import threading
@@ -16,8 +17,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
+from langchain.chat_models import init_chat_model
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
@@ -154,22 +157,21 @@ def describe_failure(exc: Exception, settings: LLMSettings) -> str:
 
 
 def make_chat_model(settings: LLMSettings) -> BaseChatModel:
-    """The LangChain chat model the settings describe; no request is made here."""
+    """The LangChain chat model the settings describe (``init_chat_model``); no request is made here.
+    Any other ``BaseChatModel`` can be given to ``LLMGenerator`` directly."""
+    options: dict[str, Any]
     if settings.provider == "ollama":
-        try:
-            from langchain_ollama import ChatOllama
-        except ImportError:
+        if importlib.util.find_spec("langchain_ollama") is None:  # not the deprecated langchain_community one
             raise GeneratorError("the 'ollama' provider needs `pip install langchain-ollama`; or use Ollama's "
-                                 "OpenAI endpoint: EMHQA_LLM_BASE_URL=http://localhost:11434/v1") from None
-        return ChatOllama(model=settings.model, base_url=settings.base_url or "http://localhost:11434",
-                          temperature=settings.temperature, num_predict=settings.max_tokens,
-                          client_kwargs={"timeout": settings.timeout})
-    from langchain_openai import ChatOpenAI
-
-    return ChatOpenAI(model=settings.model, base_url=settings.base_url, api_key=settings.api_key,
-                      temperature=settings.temperature, timeout=settings.timeout, max_retries=0,
-                      max_tokens=settings.max_tokens,
-                      http_client=httpx.Client(transport=BoundedTransport(), timeout=settings.timeout))
+                                 "OpenAI endpoint: EMHQA_LLM_BASE_URL=http://localhost:11434/v1")
+        options = {"base_url": settings.base_url or "http://localhost:11434", "num_predict": settings.max_tokens,
+                   "client_kwargs": {"timeout": settings.timeout}}
+    else:
+        options = {"base_url": settings.base_url, "api_key": settings.api_key, "timeout": settings.timeout,
+                   "max_retries": 0, "max_tokens": settings.max_tokens,
+                   "http_client": httpx.Client(transport=BoundedTransport(), timeout=settings.timeout)}
+    return init_chat_model(settings.model, model_provider=settings.provider, temperature=settings.temperature,
+                           **options)
 
 
 class LLMGenerator(Generator):
