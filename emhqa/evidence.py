@@ -77,6 +77,7 @@ class Selection:
     head_weight: float = 2.0  # extra weight of a part's head word ("what *symptoms*")
     related_weight: float = 0.5  # share of a focus word's weight a related word carries (synonyms.py)
     passage_weight: float = 0.2  # weight of the passage's retrieval score (share of the best passage's)
+    echo_novelty: float = 0.55  # a best sentence with less new word weight than this brings the next one
 
 
 class Evidence:
@@ -263,6 +264,23 @@ class Evidence:
         return [ScoredSentence(sentence.passage, span, sentence.similarity, sentence.overlap, sentence.score)
                 for span in needed]
 
+    def novelty(self, sentence: Span, question: str) -> float:
+        """Share of a sentence's word weight (topic words aside) that the question does not use."""
+        asked = frozenset().union(*(self.family(t) for t in tokens(question)))
+        weights = self.weights(frozenset(tokens(sentence.text)) - self.analyzer.topic)
+        total = sum(weights.values())
+        return sum(w for t, w in weights.items() if t not in asked) / total if total else 0.0
+
+    def _sequel(self, sentence: ScoredSentence, passages: Sequence[Passage], question: str) -> list[ScoredSentence]:
+        """The sentence after an echo of the question ("The bones may provide a hint to the diagnosis."),
+        which says what the echo announces."""
+        chunk = passages[sentence.passage].chunk
+        position = chunk.sentences.index(sentence.sentence)
+        if position + 1 >= len(chunk.sentences) or self.novelty(sentence.sentence, question) >= self.selection.echo_novelty:
+            return []
+        return [ScoredSentence(sentence.passage, chunk.sentences[position + 1], sentence.similarity,
+                               sentence.overlap, sentence.score)]
+
     @staticmethod
     def _parent_item(text: str, line_start: int, indent: int) -> int | None:
         """Offset of the text of the nearest list item above, indented less than ``indent``."""
@@ -295,6 +313,7 @@ class Evidence:
                     continue
             if picked:
                 best_per_part.append(picked[0])
+                picked = picked + self._sequel(picked[0], passages, query.text)
             for sentence in picked:
                 for needed in [*self._context(sentence, passages), sentence]:
                     chosen.setdefault((needed.passage, needed.sentence.start), needed)
