@@ -1,7 +1,8 @@
 """Should the bot answer? A small logistic model over retrieval evidence, fitted on dev questions.
 
-The weights live in ``abstention.json`` beside this file; ``emhqa tune`` refits them on the tuning
-part of ``eval/dev.jsonl`` (never on the report part or on the FAQ text itself).
+The weights live in ``abstention.json`` beside this file; ``emhqa tune`` refits them, in a source
+checkout only (never inside an installed package), on the tuning part of ``eval/dev.jsonl`` (never on
+the report part or on the FAQ text itself).
 """
 from __future__ import annotations
 

@@ -233,6 +233,8 @@ def _eval(args) -> int:
     for path in (args.json, args.markdown):  # found before the run, not after it
         if path is not None and not os.access(path.parent.resolve(), os.W_OK):
             raise EmhqaError(f"cannot write {path}: its folder is missing or not writable")
+    if not args.questions:
+        _need_checkout("emhqa eval without --questions FILE")
     questions = args.questions or DEV_FILE
     read_questions(questions)  # a bad file is named before the model loads
     qa = load(_config(args))
@@ -248,7 +250,19 @@ def _eval(args) -> int:
     return 0
 
 
+def _need_checkout(command: str) -> None:
+    """EmhqaError unless emhqa runs from a source checkout: only it has the eval/ questions, and only
+    there may the shipped abstention weights be refitted (never inside an installed package)."""
+    from .config import CHECKOUT
+    from .errors import EmhqaError
+
+    if not CHECKOUT:
+        raise EmhqaError(f"{command} needs the eval/ questions of a source checkout (git clone the "
+                         "repository, then pip install -e .); the installed package has none")
+
+
 def _tune(args) -> int:
+    _need_checkout("emhqa tune")
     from .abstention import WEIGHTS_FILE
     from .evaluation import tune_abstention
     from .pipeline import load

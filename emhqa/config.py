@@ -8,7 +8,12 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent
+# A source checkout (an editable install) uses the repository's corpus/ and index/; an installed
+# package uses its bundled corpus (read-only package data, built from corpus/) and a per-user index.
+CHECKOUT = (REPO_ROOT / "pyproject.toml").is_file()
+BUNDLED_CORPUS = PACKAGE_DIR / "bundled_corpus"
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 MAX_QUESTION_CHARS = 2000
 MAX_LLM_TIMEOUT = 3600  # seconds
@@ -45,13 +50,26 @@ def _env_int(name: str, default: int) -> int:
     return int(number) if math.isfinite(number) and number == int(number) else 0
 
 
+def _user_data_dir() -> Path:
+    """The per-user data folder (platformdirs): the installed package's index, the chat's feedback."""
+    from platformdirs import user_data_path
+
+    return user_data_path("emhqa")
+
+
+def _default_corpus_dir() -> Path:
+    return REPO_ROOT / "corpus" if CHECKOUT else BUNDLED_CORPUS
+
+
+def _default_index_dir() -> Path:
+    return REPO_ROOT / "index" if CHECKOUT else _user_data_dir() / "index"
+
+
 def _feedback_file() -> Path | None:
     value = os.environ.get("EMHQA_FEEDBACK", "")
     if value.strip().lower() in ("off", "0", "no", "false", "none"):
         return None
-    from platformdirs import user_data_path
-
-    return Path(value).expanduser() if value else user_data_path("emhqa") / "feedback.jsonl"
+    return Path(value).expanduser() if value else _user_data_dir() / "feedback.jsonl"
 
 
 @dataclass(frozen=True)
@@ -98,10 +116,13 @@ class LLMSettings:
 
 @dataclass(frozen=True)
 class Config:
-    """Paths, model and retrieval settings. ``EMHQA_CORPUS``/``EMHQA_INDEX``/``EMHQA_MODEL`` override."""
+    """Paths, model and retrieval settings. ``EMHQA_CORPUS``/``EMHQA_INDEX``/``EMHQA_MODEL`` override.
 
-    corpus_dir: Path = field(default_factory=lambda: _env_folder("EMHQA_CORPUS", REPO_ROOT / "corpus"))
-    index_dir: Path = field(default_factory=lambda: _env_path("EMHQA_INDEX", REPO_ROOT / "index"))
+    The default corpus and index are the repository's ``corpus/`` and ``index/`` in a source checkout;
+    installed, the bundled corpus (read-only) and ``index`` in the per-user data folder."""
+
+    corpus_dir: Path = field(default_factory=lambda: _env_folder("EMHQA_CORPUS", _default_corpus_dir()))
+    index_dir: Path = field(default_factory=lambda: _env_path("EMHQA_INDEX", _default_index_dir()))
     model: str = field(default_factory=lambda: os.environ.get("EMHQA_MODEL", DEFAULT_MODEL))
     max_chunk_chars: int = 600
     candidates: int = 30  # how deep each retriever looks before fusion

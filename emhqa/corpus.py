@@ -23,6 +23,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from .config import BUNDLED_CORPUS
 from .errors import CorpusError
 from .parsers import PARSERS, parse
 from .types import Section
@@ -260,6 +261,10 @@ def _commit(corpus_dir: Path, files: dict[str, bytes]) -> None:
 def _changing(corpus_dir: Path) -> Iterator[dict[str, dict]]:
     """The manifest's entries, read under the corpus lock, which is held until the block ends.
     Temporary files that a killed change left behind are removed first."""
+    if corpus_dir.resolve() == BUNDLED_CORPUS:
+        raise CorpusError(f"the bundled corpus {corpus_dir} is read-only: copy it to a folder of your own and "
+                          f"set EMHQA_CORPUS to it (cp -r '{corpus_dir}' ~/emhqa-corpus && export "
+                          "EMHQA_CORPUS=~/emhqa-corpus)")
     if not corpus_dir.is_dir():
         raise CorpusError(f"no corpus folder at {corpus_dir}: set EMHQA_CORPUS to the corpus folder")
     try:

@@ -59,15 +59,21 @@ class CachedQueries:
 
 
 def load_sentence_transformer(location: str):
-    """The model from its local folder only (``local_files_only``): nothing is fetched, and the host
-    process's environment is left as it was."""
+    """The model from its local folder only (``local_files_only``): nothing is fetched, no progress bar
+    is drawn, and the host process's environment and settings are left as they were."""
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
 
+    bars = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()  # "Loading weights" on stderr, on every load
     try:
         return SentenceTransformer(location, device="cpu", local_files_only=True)
     except Exception as exc:  # the library raises many kinds; all mean "cannot load"
         raise EmhqaError(f"cannot load embedding model from {location}: {exc}. "
                          "Give a local model folder with EMHQA_MODEL.") from exc
+    finally:
+        if bars:
+            transformers_logging.enable_progress_bar()
 
 
 class SentenceTransformerEmbedder(CachedQueries):

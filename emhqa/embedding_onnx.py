@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .embedding import CachedQueries, load_sentence_transformer
+
+if TYPE_CHECKING:
+    import onnxruntime
+
+log = logging.getLogger(__name__)
 
 
 def cache_dir() -> Path:
@@ -59,9 +66,39 @@ def export_onnx(location: str, target: Path) -> None:
     temporary.replace(target)
 
 
+def _session_options() -> onnxruntime.SessionOptions:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    # No spin-waiting after a run: spinning worker threads would take the CPU cores from the rest of
+    # the process (the Streamlit server, a host application, the next LangChain call).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    return options
+
+
+def _session(location: str, onnx_file: Path) -> onnxruntime.InferenceSession:
+    """An ONNX Runtime session on the model exported to ``onnx_file``: exported when missing, and
+    exported again, with a one-line warning, when the file there cannot be loaded (truncated, garbage)."""
+    import onnxruntime
+
+    def open_session() -> onnxruntime.InferenceSession:
+        return onnxruntime.InferenceSession(str(onnx_file), _session_options(), providers=["CPUExecutionProvider"])
+
+    if not onnx_file.is_file():
+        export_onnx(location, onnx_file)
+    try:
+        return open_session()
+    except Exception as exc:  # onnxruntime raises its own kinds (InvalidProtobuf, Fail, ...)
+        log.warning("the exported embedding model %s cannot be loaded (%s); exporting it again",
+                    onnx_file, type(exc).__name__)
+    export_onnx(location, onnx_file)
+    return open_session()
+
+
 class OnnxEmbedder(CachedQueries):
     def __init__(self, location: str, model_id: str, batch_size: int = 32):
-        import onnxruntime
         from tokenizers import Tokenizer
 
         super().__init__()
@@ -71,16 +108,11 @@ class OnnxEmbedder(CachedQueries):
             raise ValueError(f"{location} is not a mean-pooling model with a tokenizer.json")
         self.model_id, self._batch_size = model_id, batch_size
         self.dimension = int(pooling["word_embedding_dimension"])
-        onnx_file = cache_dir() / f"{folder.name}-{_fingerprint(folder)}.onnx"
-        if not onnx_file.is_file():
-            export_onnx(location, onnx_file)
+        self._session = _session(location, cache_dir() / f"{folder.name}-{_fingerprint(folder)}.onnx")
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.enable_truncation(int(_read_json(folder / "sentence_bert_config.json")
                                               .get("max_seq_length", 256)))
         self._tokenizer.enable_padding()
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3
-        self._session = onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
         self._inputs = [i.name for i in self._session.get_inputs()]
 
     def _batch(self, texts: list[str]) -> np.ndarray:
