@@ -44,6 +44,9 @@ _LITERATURE = frozenset(tokens("paper papers article articles reference referenc
 _NUMBER = re.compile(r"(?<![A-Za-z\d])\d+(?:[.,]\d+)?|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twice|half|dozen)\b",
                      re.IGNORECASE)
 _POINTERS = re.compile(r"\((?:figs?|figures?|tables?)\.?[^)]*\)|\[[\d,\s-]+\]", re.IGNORECASE)  # "(Fig. 1)", "[19]"
+# A sentence that defines its opening words: "Extramedullary hematopoiesis (EMH) refers to ...".
+_DEFINES = re.compile(r"^\W*(?:the\s+|an?\s+)?([\w -]{2,60}?)\s*(?:\([^)]{1,20}\)\s*)?"
+                      r"(?:(?:is|are)\s+(?:an?|the|defined\s+as)|refers\s+to|means)\b", re.IGNORECASE)
 _LIST_LINE = re.compile(r"^([ \t]*)(?:[\u2022\u25cf\u25aa*\-–]|\d+\.)\s")
 
 
@@ -162,6 +165,9 @@ class Evidence:
     def _match(self, term: str, present: frozenset[str]) -> float:
         if term in present or not self.family(term).isdisjoint(present):
             return 1.0
+        long_form = self.analyzer.abbreviations.get(term)
+        if long_form and frozenset(tokens(long_form)) <= present:  # "EMH" in "extramedullary hematopoiesis (EH)"
+            return 1.0
         return self.selection.related_weight if not related(term).isdisjoint(present) else 0.0
 
     def unseen_share(self, weights: dict[str, float]) -> float:
@@ -214,9 +220,22 @@ class Evidence:
                                              float(sim) + self.selection.focus_weight * overlap + prior))
         return scored
 
+    def _with_long_forms(self, terms: frozenset[str]) -> frozenset[str]:
+        """``terms`` with the tokens of the long forms of the corpus abbreviations among them."""
+        return terms.union(*(tokens(self.analyzer.abbreviations[t]) for t in terms if t in self.analyzer.abbreviations))
+
+    @staticmethod
+    def _defines(sentence: str, subject: frozenset[str]) -> bool:
+        """Whether ``sentence`` opens by defining ``subject`` ("EMH is ...", "Extramedullary hematopoiesis
+        (EH) is defined as ...")."""
+        match = _DEFINES.match(sentence)
+        opening = frozenset(tokens(match.group(1))) if match else frozenset()
+        return bool(opening) and opening <= subject
+
     def _choose(self, scored: list[ScoredSentence]) -> list[ScoredSentence]:
         """The best sentence and its close runners-up of the same passage."""
-        full = [s for s in scored if len(s.sentence.text.split()) >= self.selection.min_words] or scored
+        full = [s for s in scored if len(s.sentence.text.split()) >= self.selection.min_words
+                and frozenset(tokens(s.sentence.text)) - self.analyzer.topic] or scored
         if not full:
             return []
         ranked = sorted(full, key=lambda s: (-s.score, s.passage, s.sentence.start))
@@ -305,6 +324,9 @@ class Evidence:
         uncovered: list[Part] = []
         for part in query.parts:
             scored = self._part_scores(part, passages, allowed)
+            if part.defines:  # "What is EMH?" is answered by a sentence that defines EMH, when one was retrieved
+                subject = self._with_long_forms(part.defines)
+                scored = [s for s in scored if self._defines(s.sentence.text, subject)] or scored
             picked = self._choose(scored)
             if part.quantity:
                 picked = self._with_number(part, picked, scored, passages, query.text)

@@ -62,6 +62,12 @@ _QUANTITY = re.compile(r"\b(?:how\s+(?:many|much|long|old)|(?:at\s+)?what\s+age|
 # "old" is what is asked), "why" (a stop word) for a cause.
 _IMPLIED = ((re.compile(r"\bhow\s+old\b|\bwhat\s+age\b", re.IGNORECASE), frozenset(tokens("old age"))),
             (re.compile(r"\bwhy\b|\bhow come\b", re.IGNORECASE), frozenset(tokens("cause"))))
+# A question that asks what something is: "What is EMH?", "What does extramedullary mean?", "define EMH".
+_DEFINITION = re.compile(r"^\W*(?:what\s+(?:is|are)\s+(?:an?\s+|the\s+)?(?P<a>[\w -]+?)|what\s+does\s+(?:the\s+term\s+)?"
+                         r"(?P<b>[\w -]+?)\s+mean|define\s+(?P<c>[\w -]+?)|(?:the\s+)?meaning\s+of\s+(?:the\s+term\s+)?"
+                         r"(?P<d>[\w -]+?))\W*$", re.IGNORECASE)
+# What a definition can be asked of: a term of up to three words ("paraspinal EMH"), not "the cause of X".
+_NOT_A_TERM = re.compile(r"\b(?:of|for|in|on|with|and|or|to|by|from|about|between)\b|^(?:\S+\s+){3,}\S", re.IGNORECASE)
 _HOW = re.compile(r"^\W*how\s+(?:is|are|was|were|can|should|do|does)\b.*?\b([A-Za-z]+ed)\W*$", re.IGNORECASE)
 
 
@@ -75,6 +81,7 @@ class Part:
     focus: frozenset[str]
     head: frozenset[str] = frozenset()  # focus tokens that say what kind of answer is asked for
     quantity: bool = False  # asks for a number: a dose, a level, a count, a rate, an age, a cost
+    defines: frozenset[str] = frozenset()  # what a definition question asks to define ("EMH")
 
 
 @dataclass(frozen=True)
@@ -215,8 +222,11 @@ def _part(piece: str, identity: frozenset[str], context: frozenset[str]) -> Part
     for pattern, words in _IMPLIED:
         if pattern.search(piece):
             focus, head = focus | words, head | words
+    definition = _DEFINITION.match(piece)
+    subject = next(g for g in definition.groups() if g) if definition else ""
+    defines = frozenset() if _NOT_A_TERM.search(subject) else frozenset(tokens(subject))
     return Part(piece, _without(piece, identity) or piece, focus or frozenset(tokens(piece)) - identity, head,
-                bool(_QUANTITY.search(piece)))
+                bool(_QUANTITY.search(piece)), defines)
 
 
 def drop_words(text: str, unwanted: frozenset[str]) -> str:

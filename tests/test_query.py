@@ -99,3 +99,26 @@ def test_a_related_word_counts_less_than_the_asked_word(qa):
 def test_why_asks_for_a_cause(qa):
     part = qa.analyzer.analyze("Why does radiotherapy work for EMH?").parts[0]
     assert frozenset(tokens("cause")) <= part.focus and frozenset(tokens("cause")) <= part.head
+
+
+@pytest.mark.parametrize("question, defines", [
+    ("What is EMH?", {"emh"}),
+    ("Define paraspinal EMH", {"paraspin", "emh"}),
+    ("What does extramedullary mean?", {"extramedullari"}),
+    ("What is the pathophysiology of extramedullary hematopoiesis?", set()),  # a cause, not a term
+    ("What is responsible for extramedullary hematopoiesis?", set()),
+])
+def test_a_definition_question_names_the_term_it_asks_about(qa, question, defines):
+    assert qa.analyzer.analyze(question).parts[0].defines == frozenset(defines)
+
+
+def test_a_definition_question_is_answered_by_a_sentence_that_defines_the_term(qa):
+    answer = qa.ask("What is EMH?")  # the outline's heading line "Extramedullary hematopoiesis (EMH)" was quoted
+    assert not answer.abstained
+    assert "is defined as" in answer.citations[0].quote or " refers to " in answer.citations[0].quote
+
+
+def test_an_echo_of_the_question_brings_the_sentence_it_announces(qa):
+    answer = qa.ask("What's the differential for a paraspinal mass, and what bone finding hints at EMH?")
+    quotes = " ".join(c.quote for c in answer.citations)
+    assert "The bones may provide a hint to the diagnosis." in quotes and "resorption of trabeculae" in quotes
