@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
                           help="which half of the dev set to use (default: all)")
     evaluate.add_argument("--json", type=Path, metavar="PATH", help="write the full report as JSON")
     evaluate.add_argument("--markdown", type=Path, metavar="PATH", help="write the report as Markdown")
+    evaluate.add_argument("--trec", type=Path, metavar="DIR",
+                          help="write qrels.txt and a TREC run per retrieval mode (run-hybrid.txt, ...) into DIR")
+    evaluate.add_argument("--per-question", type=Path, metavar="FILE",
+                          help="write one JSON object per question and mode: answer, citations, passages with "
+                               "their text, gold, scores, and RAGAS's field names (EVALUATION.md, \"Exports\")")
     add = commands.add_parser("add", help="add your own case report or FAQ (plain text or Markdown), then index")
     add.add_argument("file", type=Path)
     add.add_argument("--title", required=True, help="shown with every citation of this file")
@@ -225,14 +230,18 @@ def _remove(args) -> int:
 
 def _eval(args) -> int:
     from .errors import EmhqaError
-    from .evaluation import DEV_FILE, REGIMES, evaluate, read_questions, to_markdown, to_table
+    from .evaluation import (DEV_FILE, REGIMES, evaluate, read_questions, to_markdown, to_table, write_per_question,
+                             write_trec)
     from .pipeline import load
 
     if args.regime not in (*REGIMES, "all"):
         raise EmhqaError(f"unknown regime {args.regime!r}; choose one of {', '.join(REGIMES)} or all")
-    for path in (args.json, args.markdown):  # found before the run, not after it
-        if path is not None and not os.access(path.parent.resolve(), os.W_OK):
-            raise EmhqaError(f"cannot write {path}: its folder is missing or not writable")
+    outputs = (args.json, args.markdown, args.per_question, args.trec and args.trec / "qrels.txt")
+    for path in (p for p in outputs if p is not None):  # found before the run, not after it
+        folder = path.parent.resolve()
+        if path.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
+            why = "it is a folder" if path.is_dir() else "its folder is missing or not writable"
+            raise EmhqaError(f"cannot write {path}: {why}")
     if not args.questions:
         _need_checkout("emhqa eval without --questions FILE")
     questions = args.questions or DEV_FILE
@@ -247,6 +256,10 @@ def _eval(args) -> int:
         args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     if args.markdown:
         args.markdown.write_text(to_markdown(report), encoding="utf-8")
+    if args.trec:
+        write_trec(report, qa.index.chunks, args.trec)
+    if args.per_question:
+        write_per_question(report, qa.index.chunks, args.per_question)
     return 0
 
 

@@ -57,6 +57,10 @@ class CachedQueries:
     def encode_query(self, text: str) -> np.ndarray:
         return self._query(text)
 
+    def forget_queries(self) -> None:
+        """Empty the query-vector cache."""
+        self._query.cache_clear()
+
 
 def load_sentence_transformer(location: str):
     """The model from its local folder only (``local_files_only``): nothing is fetched, no progress bar

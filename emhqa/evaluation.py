@@ -3,7 +3,8 @@ scored offline for the hybrid retriever and its dense-only and BM25-only baselin
 
 An answer to a dev question is *correct* when it is not an abstention, cites a gold section and
 contains every key-fact group of the question (``metrics.fact_recall``); an unanswerable question is
-answered correctly by refusing it."""
+answered correctly by refusing it. A report exports as a TREC run and qrels (``write_trec``) and as
+per-question JSONL with RAGAS's field names (``write_per_question``); EVALUATION.md, "Exports"."""
 from __future__ import annotations
 
 import hashlib
@@ -14,6 +15,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from .config import REPO_ROOT
 from .errors import EmhqaError
@@ -21,7 +23,7 @@ from .feedback import summary as summary_feedback
 from .metrics import bootstrap_ci, exact_match, fact_recall, first_hit, ndcg, percentile, rouge_l, token_f1
 from .parsers import faq_entries
 from .retrieval import MODES
-from .types import Answer
+from .types import Answer, Chunk
 
 DEV_FILE = REPO_ROOT / "eval" / "dev.jsonl"
 CONVERSATIONS_FILE = REPO_ROOT / "eval" / "conversations.jsonl"
@@ -42,9 +44,10 @@ class Item:
     gold: frozenset[Key] = frozenset()
     gold_answer: str | None = None
     hidden: Key | None = None  # a section kept out of retrieval (leave-one-out)
-    split: str = "report"
+    split: str | None = None  # None: the FAQ regimes (lookup, leave-one-out), which are not split
     facts: tuple[tuple[str, ...], ...] = ()  # key-fact groups: the answer holds one string of each
     history: tuple[str, ...] = ()  # the conversation's earlier questions, oldest first
+    kind: str | None = None  # the question file's "kind" (paraphrase, case, ...), where it gives one
 
     @property
     def answerable(self) -> bool:
@@ -94,7 +97,8 @@ def load_gold(qa, regimes: Iterable[str] = REGIMES, dev_file: Path = DEV_FILE,
             gold = frozenset((g["source"], g["section"]) for g in row.get("gold", ()))
             facts = tuple(tuple(group) for group in row.get("facts", ()))
             items.append(Item(row.get("id", f"q-{n:03d}"), row["question"], regime, gold,
-                              answers.get(row.get("faq")), split=row.get("split", "report"), facts=facts))
+                              answers.get(row.get("faq", "")), split=row.get("split", "report"), facts=facts,
+                              kind=row.get("kind")))
     items += conversation_items(regimes, split)
     return Gold(items, unanswered)
 
@@ -106,7 +110,8 @@ def read_questions(path: Path) -> list[dict]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise EmhqaError(f"cannot read the question file {path}: {exc}") from exc
-    rows = []
+    rows: list[dict] = []
+    ids: set[str] = set()
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -115,6 +120,10 @@ def read_questions(path: Path) -> list[dict]:
             answerable = bool(row.get("gold"))
             if not isinstance(row["question"], str) or answerable == (row.get("refusal") in ("near", "off")):
                 raise ValueError("needs a question and either gold sections or \"refusal\": \"near\"|\"off\"")
+            if "id" in row:
+                if not isinstance(row["id"], str) or row["id"] in ids:
+                    raise ValueError(f"an \"id\" is a text that names one question; {row['id']!r} is not")
+                ids.add(row["id"])
             if answerable:
                 [(g["source"], g["section"]) for g in row["gold"]]
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -148,8 +157,9 @@ def conversation_items(regimes: set[str], split: str | None, path: Path = CONVER
             variants = (["first-turn"] if n == 0 else ["follow-up-near"] if not gold
                         else ["follow-up", "follow-up-alone"])
             for regime in (v for v in variants if v in regimes):
-                items.append(Item(f"{row['id']}-{n}", turn["question"], regime, gold, split=row["split"],
-                                  facts=facts, history=() if regime == "follow-up-alone" else history))
+                alone = regime == "follow-up-alone"
+                items.append(Item(f"{row['id']}-{n}" + ("-alone" if alone else ""), turn["question"], regime,
+                                  gold, split=row["split"], facts=facts, history=() if alone else history))
             history += (turn["question"],)
     return items
 
@@ -204,7 +214,7 @@ def score(item: Item, answer: Answer) -> dict:
     if not answer.abstained:
         row["words"] = len(text.split())
     if item.answerable and not answer.abstained:
-        row["citation_precision"] = sum(c in item.gold for c in cited) / len(cited) if cited else 0.0
+        row["citations_in_gold"] = sum(c in item.gold for c in cited) / len(cited) if cited else 0.0
         row["verbatim"] = verbatim_share(answer)
         if facts is not None:
             row["facts"] = facts
@@ -215,7 +225,7 @@ def score(item: Item, answer: Answer) -> dict:
     return row
 
 
-METRICS = ("hit@1", "hit@3", "hit@5", "mrr", "ndcg@5", "em", "f1", "rouge_l", "citation_precision",
+METRICS = ("hit@1", "hit@3", "hit@5", "mrr", "ndcg@5", "em", "f1", "rouge_l", "citations_in_gold",
            "verbatim", "answered", "cites_gold", "facts", "correct")
 
 
@@ -251,25 +261,23 @@ def evaluate(qa, regimes: Iterable[str] = REGIMES, generator: str | None = None,
              modes: Sequence[str] = MODES, k: int = 5, split: str | None = None,
              show_progress: bool = False, questions: Path = DEV_FILE) -> dict:
     """Ask every item in every retrieval mode; per-regime summaries and per-question rows.
-    ``questions``: the dev file, or a user's own question file (``read_questions``)."""
+    ``questions``: the dev file, or a user's own question file (``read_questions``). Every ask starts
+    with the per-question caches emptied, so each mode's latency is that of a question the warm
+    process has not seen (EVALUATION.md, "Latency")."""
     gold = load_gold(qa, regimes, dev_file=questions, split=split)
     bar = _progress(len(gold.items) * len(modes), show_progress)
-    per_question, grouped = [], {}
+    per_question: list[dict] = []
+    grouped: dict[str, dict[str, list[dict]]] = {}
     for item in gold.items:
         for mode in modes:
             hidden = item.hidden
             exclude = (lambda c, h=hidden: (c.source, c.section) == h) if hidden else None
+            qa.forget_questions()
             answer = qa.ask(item.question, k=k, generator=generator, exclude=exclude, mode=mode,
                             history=item.history)
             row = score(item, answer)
             grouped.setdefault(item.regime, {}).setdefault(mode, []).append(row)
-            per_question.append({"id": item.id, "regime": item.regime, "mode": mode, "question": item.question,
-                                 "history": list(item.history), "standalone": answer.details.get("standalone"),
-                                 "gold": sorted(list(k) for k in item.gold), "gold_answer": item.gold_answer,
-                                 "answer": answer.text, "abstained": answer.abstained,
-                                 "citations": [c.to_dict() for c in answer.citations],
-                                 "retrieved": [[p.chunk.source, p.chunk.section] for p in answer.passages],
-                                 "scores": {n: v for n, v in row.items() if n not in ("abstained",)}})
+            per_question.append(question_row(item, mode, answer, row))
             if bar:
                 bar.update()
     if bar:
@@ -281,6 +289,100 @@ def evaluate(qa, regimes: Iterable[str] = REGIMES, generator: str | None = None,
             "feedback": {"file": str(qa.config.feedback_file) if qa.config.feedback_file else None,
                          **summary_feedback(qa.config.feedback_file)},
             "unanswered_faq_questions": gold.unanswered_faq, "regimes": regimes_out, "questions": per_question}
+
+
+def question_row(item: Item, mode: str, answer: Answer, scores: dict) -> dict:
+    """One question's row of a report: the question and its gold, the answer and its citations, the
+    ranked passages (by ``passage_id``, without their text) and the scores."""
+    return {"id": item.id, "regime": item.regime, "split": item.split, "kind": item.kind, "mode": mode,
+            "question": item.question, "history": list(item.history), "standalone": answer.details.get("standalone"),
+            "gold": [{"source": source, "section": section} for source, section in sorted(item.gold)],
+            "facts": [list(group) for group in item.facts], "gold_answer": item.gold_answer,
+            "answer": answer.text, "abstained": answer.abstained,
+            "citations": [c.to_dict() for c in answer.citations],
+            "passages": [{"id": passage_id(p.chunk), "source": p.chunk.source, "section": p.chunk.section,
+                          "score": round(p.score, 6)} for p in answer.passages],
+            "scores": {n: v for n, v in scores.items() if n != "abstained"}}
+
+
+def _token(text: str) -> str:
+    """``text`` with white space and other unsafe characters percent-encoded: one TREC column."""
+    return quote(text, safe="")
+
+
+def passage_id(chunk: Chunk) -> str:
+    """The passage's id in exports, ``<file>:<start>-<end>`` (its character span in the corpus file):
+    unlike the index's chunk numbers, it stays the same when other files are added or removed."""
+    return f"{_token(chunk.source)}:{chunk.start}-{chunk.end}"
+
+
+def _section_chunks(chunks: Sequence[Chunk]) -> dict[Key, list[Chunk]]:
+    """Every (source, section) with its chunks, in file order."""
+    sections: dict[Key, list[Chunk]] = {}
+    for chunk in chunks:
+        sections.setdefault((chunk.source, chunk.section), []).append(chunk)
+    return sections
+
+
+def trec_run(report: dict, mode: str) -> str:
+    """One retrieval mode's rankings as a TREC run, ``qid Q0 docid rank score emhqa-<mode>`` a line.
+    The fused score is kept, and where two passages tie the lower one is set 1e-6 lower: tools that
+    sort by score (trec_eval, ranx) then keep emhqa's order."""
+    lines = []
+    for row in (r for r in report["questions"] if r["mode"] == mode):
+        score = float("inf")
+        for rank, passage in enumerate(row["passages"], 1):
+            score = min(passage["score"], score - 1e-6)
+            lines.append(f"{_token(row['id'])} Q0 {passage['id']} {rank} {score:.6f} emhqa-{mode}")
+    return "".join(line + "\n" for line in lines)
+
+
+def trec_qrels(report: dict, chunks: Sequence[Chunk]) -> str:
+    """``qid 0 docid 1`` for every chunk of every gold section of each answerable question (questions
+    without gold sections have no rows)."""
+    sections, seen, lines = _section_chunks(chunks), set(), []
+    for row in report["questions"]:
+        if row["id"] in seen:
+            continue
+        seen.add(row["id"])
+        lines += [f"{_token(row['id'])} 0 {passage_id(chunk)} 1" for gold in row["gold"]
+                  for chunk in sections.get((gold["source"], gold["section"]), ())]
+    return "".join(line + "\n" for line in lines)
+
+
+def write_trec(report: dict, chunks: Sequence[Chunk], folder: Path) -> list[Path]:
+    """``qrels.txt`` and one ``run-<mode>.txt`` per retrieval mode of the report in ``folder``."""
+    files = {folder / "qrels.txt": trec_qrels(report, chunks)}
+    for mode in dict.fromkeys(row["mode"] for row in report["questions"]):
+        files[folder / f"run-{mode}.txt"] = trec_run(report, mode)
+    for path, text in files.items():
+        path.write_text(text, encoding="utf-8")
+    return list(files)
+
+
+def per_question(report: dict, chunks: Sequence[Chunk]) -> list[dict]:
+    """The report's question rows with each passage's span and text, the gold sections' chunks, and
+    the same data under RAGAS's names (``user_input``, ``response``, ``retrieved_contexts``,
+    ``reference_contexts``, ``reference``; before RAGAS 0.2: ``question``, ``answer``, ``contexts``,
+    ``ground_truth``)."""
+    by_id = {passage_id(chunk): chunk for chunk in chunks}
+    sections = _section_chunks(chunks)
+    rows = []
+    for row in report["questions"]:
+        found = [by_id[p["id"]] for p in row["passages"]]
+        passages = [{**p, "start": c.start, "end": c.end, "text": c.text} for p, c in zip(row["passages"], found)]
+        contexts = [p["text"] for p in passages]
+        gold_texts = [c.text for g in row["gold"] for c in sections.get((g["source"], g["section"]), ())]
+        rows.append({**row, "passages": passages, "user_input": row["question"], "response": row["answer"],
+                     "retrieved_contexts": contexts, "reference_contexts": gold_texts,
+                     "reference": row["gold_answer"], "contexts": contexts, "ground_truth": row["gold_answer"]})
+    return rows
+
+
+def write_per_question(report: dict, chunks: Sequence[Chunk], path: Path) -> None:
+    """``per_question`` as JSONL: one object a line."""
+    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in per_question(report, chunks)),
+                    encoding="utf-8")
 
 
 def _cell(summary: dict, name: str) -> str:
@@ -297,7 +399,7 @@ def _words(summary: dict) -> str:
 
 
 SHOWN = ("correct", "facts", "cites_gold", "answered", "hit@1", "hit@3", "hit@5", "mrr", "ndcg@5", "f1",
-         "citation_precision", "verbatim")
+         "citations_in_gold", "verbatim")
 
 
 def to_markdown(report: dict) -> str:
@@ -306,9 +408,11 @@ def to_markdown(report: dict) -> str:
              "", "Means with bootstrap 95% intervals. `correct`: answered, citing a gold section and containing "
              "every key-fact group (dev), citing a gold section (lookup, leave-one-out), or refused "
              "(near-topic, off-topic). `facts`: share of key-fact groups in the answer; `cites_gold`: a "
-             "citation in a gold section; `answered`: share not refused; `verbatim`: share of answer "
-             "sentences found word for word in the quote they cite; words: median / p90 of answered "
-             "answers without markers.", ""]
+             "citation in a gold section; `citations_in_gold`: share of the answer's citations in a gold "
+             "section; `answered`: share not refused; `verbatim`: share of answer sentences found word for "
+             "word in the quote they cite; words: median / p90 of answered answers without markers; "
+             "p50/p95 ms: time of one ask, every mode timed alike as a new question in a warm process "
+             "(model loaded, the question's caches emptied).", ""]
     for regime, modes in report["regimes"].items():
         lines += [f"## {regime}", "", "| mode | n | " + " | ".join(SHOWN) + " | words | p50 ms | p95 ms |",
                   "|" + "---|" * (len(SHOWN) + 5)]

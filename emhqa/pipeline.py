@@ -167,6 +167,13 @@ class QA:
         details["seconds"] = time.perf_counter() - started
         return Answer(question, text, False, tuple(citations), tuple(passages), details=details)
 
+    def forget_questions(self) -> None:
+        """Empty the caches of earlier questions (query vectors, analyses, assessments): the next ask()
+        costs what a new question's does in this warm process (how ``emhqa eval`` times every ask)."""
+        self.encoder.forget_queries()
+        self.analyzer.analyze.cache_clear()
+        self.evidence.assess.cache_clear()
+
     def _standalone(self, question: str, previous: str | None, generator: str) -> str:
         """The follow-up as a standalone question: the offline rewrite decides whether it is one, and a
         generator with a chat model may phrase it (falling back to the offline rewrite)."""
