@@ -17,12 +17,16 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .query import ASKING_WORDS, QUESTION_WORDS, QueryAnalyzer, drop_words
 from .text import tokens
 from .types import Answer
+
+if TYPE_CHECKING:  # pipeline imports this module
+    from .pipeline import QA
 
 _ELLIPSIS = re.compile(r"^\W*(?:(?:and|but|so|ok(?:ay)?)\W+)?(?:(?:what|how)\s+about|and)\s+"
                        r"(?P<rest>(?!(?:" + QUESTION_WORDS + r"|would)\b).+?)[\s?.!]*$", re.IGNORECASE)
@@ -148,7 +152,7 @@ class Condenser:
 class Conversation:
     """A chat with one ``QA``: each question is answered as its standalone form; ``turns`` keeps them."""
 
-    qa: object
+    qa: QA
     turns: list[Turn] = field(default_factory=list)
 
     def ask(self, question: str, **options) -> Answer:

@@ -118,12 +118,12 @@ class Evidence:
         """(source, sentence start) -> the short label line the parser left out above it and the
         sentences that follow it directly ("Synonyms" above "Extramedullary erythropoiesis")."""
         labels: dict[tuple[str, int], str] = {}
-        previous: tuple[str, str, int] | None = None  # source, section, end of the last sentence
+        previous = ("", "", 0)  # source, section, end of the last sentence (no source is named "")
         label = ""
         for chunk in self.index.chunks:
             text = self.texts.get(chunk.source, "")
             for sentence in chunk.sentences:
-                same = previous is not None and previous[:2] == (chunk.source, chunk.section)
+                same = previous[:2] == (chunk.source, chunk.section)
                 gap = text[previous[2]:sentence.start].strip() if same else ""
                 if not same:
                     label = ""

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any, TypeVar
 
 import faiss
 import numpy as np
@@ -38,6 +39,7 @@ CURRENT = "CURRENT"
 FILES = ("chunks.jsonl", "dense.faiss", "sentences.npy")
 READ_ATTEMPTS = 3  # builds a load may try while another process keeps swapping them
 Progress = Callable[[str], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -74,14 +76,16 @@ def dense_index(vectors: np.ndarray) -> faiss.Index:
     """An inner-product FAISS index over unit vectors, its type chosen by size: exact (flat) up to
     ``FLAT_LIMIT`` vectors, IVF with 4*sqrt(n) lists beyond (nprobe is saved with the index)."""
     count, dimension = vectors.shape
+    index: faiss.Index
     if count <= FLAT_LIMIT:
         index = faiss.IndexFlatIP(dimension)
     else:
         lists = int(4 * np.sqrt(count))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT)
+        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT)
         sample = np.random.default_rng(0).choice(count, size=min(count, 40 * lists), replace=False)
-        index.train(vectors[np.sort(sample)])
-        index.nprobe = ivf_nprobe(lists)
+        ivf.train(vectors[np.sort(sample)])
+        ivf.nprobe = ivf_nprobe(lists)
+        index = ivf
     if count:
         index.add(vectors)
     return index
@@ -153,8 +157,8 @@ def build_index(config: Config, embedder: Embedder, progress: Progress | None = 
         pointer = _pointer(config.index_dir)  # before any work: a folder in its place stops the build
         say("reading corpus")
         corpus = load_corpus(config.corpus_dir)
-        texts = corpus.texts
-        chunks = chunk_sections(texts, [s for d in corpus.documents for s in d.sections()], config.max_chunk_chars)
+        sections = [s for d in corpus.documents for s in d.sections()]
+        chunks = chunk_sections(corpus.texts, sections, config.max_chunk_chars)
         sentences = [s.text for c in chunks for s in c.sentences]
         known = _previous_vectors(config.index_dir, embedder.model_id)
         texts = [c.embed_text for c in chunks] + sentences
@@ -343,13 +347,17 @@ def _read_chunks(path: Path) -> Iterator[Chunk]:
                     start, _typed(record, "end", int), text, spans)
 
 
-def _typed(record: dict, key: str, kind: type):
+def _typed(record: dict[str, Any], key: str, kind: type[T]) -> T:
     """``record[key]``, which must be of type ``kind`` (for sentences: a list of [start, end] integers)."""
     value = record[key]
-    if not isinstance(value, kind) or (key == "sentences" and not all(
-            isinstance(pair, list) and len(pair) == 2 and all(isinstance(n, int) for n in pair) for pair in value)):
+    if not isinstance(value, kind) or (key == "sentences" and not _int_pairs(value)):
         raise ValueError(f"chunk field {key!r} holds {type(value).__name__} {str(value)[:40]!r}")
     return value
+
+
+def _int_pairs(value: Any) -> bool:
+    """Whether ``value`` is a list of [start, end] integer pairs."""
+    return all(isinstance(pair, list) and len(pair) == 2 and all(isinstance(n, int) for n in pair) for pair in value)
 
 
 def check_chunks(chunks: Sequence[Chunk], texts: dict[str, str]) -> None:

@@ -6,7 +6,7 @@ import math
 import re
 import string
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 from scipy import stats
@@ -64,13 +64,15 @@ def fact_recall(prediction: str, groups: Sequence[Sequence[str]]) -> float:
     return sum(any(fold(alt) in text for alt in group) for group in groups) / len(groups)
 
 
-def first_hit(ranked: Sequence[object], gold: set) -> int | None:
+def first_hit(ranked: Sequence[object], gold: Collection[object]) -> int | None:
     """1-based rank of the first relevant item, or None."""
     return next((i + 1 for i, item in enumerate(ranked) if item in gold), None)
 
 
-def ndcg(ranked: Sequence[object], gold: set, k: int = 5) -> float:
-    seen, gains = set(), 0.0
+def ndcg(ranked: Sequence[object], gold: Collection[object], k: int = 5) -> float:
+    """nDCG@k with binary gains; an item ranked twice counts once."""
+    seen: set[object] = set()
+    gains = 0.0
     for i, item in enumerate(ranked[:k]):
         if item in gold and item not in seen:
             seen.add(item)

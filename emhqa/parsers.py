@@ -115,7 +115,9 @@ def parse_faq(text: str, source: str) -> list[Section]:
 def parse_article(text: str, source: str) -> list[Section]:
     """Intro paragraphs, then one section per heading; the first line is the page title."""
     paragraphs = [p for group in _groups(text) for p in group][1:]
-    sections, title, body = [], INTRODUCTION, []
+    sections: list[Section | None] = []
+    title = INTRODUCTION
+    body: list[Span] = []
     for paragraph in paragraphs:
         if _is_heading(paragraph):
             sections.append(_section(text, source, title, body))
@@ -181,7 +183,9 @@ def parse_outline(text: str, source: str) -> list[Section]:
     """Reference-book outline: one section per upper-case heading (its Title Case sub-headings are
     labels inside it), and the reference list on its own; one line per fact."""
     spans = _without_repeats([s for s in _content_lines(text) if s is not None])
-    sections, title, body = [], None, []
+    sections: list[Section | None] = []
+    title: str | None = None
+    body: list[Span] = []
 
     def close() -> None:
         if title is not None and body:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from .abstention import AbstentionModel
 from .config import MAX_QUESTION_CHARS, Config
@@ -17,7 +18,7 @@ from .index import Index, Progress, check_chunks, open_index
 from .query import QueryAnalyzer
 from .retrieval import Exclude, HybridRetriever, Mode
 from .text import clean_question
-from .types import NOT_COVERED, Answer, Chunk, Citation, Passage
+from .types import NOT_COVERED, Answer, Chunk, Citation, Passage, Span
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +41,15 @@ def validate_question(question: str) -> str:
     return cleaned
 
 
-def verified_chunk(claim: Claim, passages: Sequence[Passage], texts: dict[str, str]) -> Chunk | None:
-    """The retrieved chunk holding the claim's support, when the support lies inside it and is
-    verbatim in the corpus file at its offsets; None otherwise."""
+def verified_support(claim: Claim, passages: Sequence[Passage], texts: dict[str, str]) -> tuple[Chunk, Span] | None:
+    """The retrieved chunk holding the claim's support, and the support, when the support lies inside
+    it and is verbatim in the corpus file at its offsets; None otherwise."""
     span = claim.support
     if span is None or claim.passage is None or not 0 <= claim.passage < len(passages):
         return None
     chunk = passages[claim.passage].chunk
     inside = 0 <= chunk.start <= span.start < span.end <= chunk.end
-    return chunk if inside and texts.get(chunk.source, "")[span.start:span.end] == span.text else None
+    return (chunk, span) if inside and texts.get(chunk.source, "")[span.start:span.end] == span.text else None
 
 
 def cite(draft: Draft, passages: Sequence[Passage], texts: dict[str, str]) -> tuple[str, list[Citation], int]:
@@ -59,11 +60,11 @@ def cite(draft: Draft, passages: Sequence[Passage], texts: dict[str, str]) -> tu
     parts: list[str] = []
     removed = 0
     for claim in draft.claims:
-        chunk = verified_chunk(claim, passages, texts)
-        if chunk is None:
+        verified = verified_support(claim, passages, texts)
+        if verified is None:
             removed += 1
             continue
-        span = claim.support
+        chunk, span = verified
         repeated = next((c for c in citations if c.source == chunk.source and c.start <= span.start
                          and span.end <= c.end), None)
         if repeated:  # the same quote supports a second sentence: reuse its number
@@ -151,10 +152,11 @@ class QA:
         assessment = self.evidence.assess(standalone, tuple(passages))
         signals = assessment.features
         probability = self.abstention.probability(signals)
-        details = {"answerable_probability": round(probability, 4), "features": signals,
-                   "generator": generator or self.default_generator, "mode": mode,
-                   "standalone": standalone, "answered_as": assessment.query.text, "case": assessment.query.document,
-                   "not_covered": [part.text for part in assessment.uncovered]}
+        details: dict[str, Any] = {
+            "answerable_probability": round(probability, 4), "features": signals,
+            "generator": generator or self.default_generator, "mode": mode, "standalone": standalone,
+            "answered_as": assessment.query.text, "case": assessment.query.document,
+            "not_covered": [part.text for part in assessment.uncovered]}
         if not assessment.answer or probability < self.abstention.threshold:
             return self._abstention(question, passages, details, started)
         draft = self._generate(generator or self.default_generator, standalone, passages, on_token)

@@ -176,8 +176,8 @@ class QueryAnalyzer:
             return named.pop() if len(named) == 1 else None
         hits = {source: sum(self.rarity[t] for t in terms & naming) for source, naming in self.naming.items()}
         best = max(hits.values(), default=0.0)
-        named = [source for source, n in hits.items() if n == best and n > 0]
-        return named[0] if len(named) == 1 else None
+        leaders = [source for source, n in hits.items() if n == best and n > 0]
+        return leaders[0] if len(leaders) == 1 else None
 
     def _analyze(self, question: str) -> Query:
         text = self.correct(expand_shorthand(question))

@@ -38,7 +38,7 @@ def lines(text: str, start: int = 0, end: int | None = None) -> Iterator[Span]:
 def strip_span(text: str, span: Span) -> Span | None:
     """The span without bullet markers and surrounding white space; None when nothing is left."""
     raw = text[span.start:span.end]
-    lead = _BULLET.match(raw).end() if _BULLET.match(raw) else 0
+    lead = bullet.end() if (bullet := _BULLET.match(raw)) else 0
     body = raw[lead:]
     stripped = body.strip()
     if not stripped:

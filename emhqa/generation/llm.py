@@ -14,10 +14,10 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from types import GeneratorType
+from typing import Any, cast
 
 import httpx
 from langchain.chat_models import init_chat_model
@@ -99,7 +99,8 @@ class Budget:
 
 
 _BUDGET: ContextVar[Budget | None] = ContextVar("emhqa_llm_budget", default=None)
-_DONE = object()  # the end of a reply, as the reader thread hands it over
+# What the reader thread hands over: a piece of the reply, the exception that ended it, or None at its end.
+Pieces = queue.SimpleQueue[str | BaseException | None]
 
 
 class BoundedTransport(httpx.HTTPTransport):
@@ -111,7 +112,7 @@ class BoundedTransport(httpx.HTTPTransport):
         if budget is None:
             return response
         return httpx.Response(response.status_code, headers=response.headers, extensions=response.extensions,
-                              stream=_BoundedBody(response.stream, budget))
+                              stream=_BoundedBody(cast(httpx.SyncByteStream, response.stream), budget))
 
 
 class _BoundedBody(httpx.SyncByteStream):
@@ -135,9 +136,10 @@ class _BoundedBody(httpx.SyncByteStream):
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
     """The exception and the ones it was raised from (client libraries wrap transport errors)."""
-    while exc is not None:
-        yield exc
-        exc = exc.__cause__ or exc.__context__
+    current: BaseException | None = exc
+    while current is not None:
+        yield current
+        current = current.__cause__ or current.__context__
 
 
 def describe_failure(exc: Exception, settings: LLMSettings) -> str:
@@ -224,13 +226,13 @@ class LLMGenerator(Generator):
         (whatever the endpoint does), ReplyTooLong past the character limit. ``on_token`` is called
         from this thread, as the pieces arrive."""
         budget = Budget.of(self.settings)
-        pieces: queue.SimpleQueue = queue.SimpleQueue()
+        pieces: Pieces = queue.SimpleQueue()
         threading.Thread(target=self._read, args=(messages, on_token is not None, budget, pieces),
                          daemon=True, name="emhqa-llm-call").start()
         parts: list[str] = []
         length = 0
         try:
-            while (piece := _next(pieces, budget)) is not _DONE:
+            while (piece := _next(pieces, budget)) is not None:
                 length += len(piece)
                 if length > budget.max_chars:
                     raise ReplyTooLong(f"its reply went past {budget.max_chars:,} characters")
@@ -241,18 +243,22 @@ class LLMGenerator(Generator):
             budget.stopped.set()  # the reader stops at its next read
         return "".join(parts)
 
-    def _read(self, messages: list[BaseMessage], streaming: bool, budget: Budget, pieces: queue.SimpleQueue) -> None:
-        """Put the reply's text into ``pieces`` as it arrives, then _DONE, or the exception that ended it."""
+    def _read(self, messages: list[BaseMessage], streaming: bool, budget: Budget, pieces: Pieces) -> None:
+        """Put the reply's text into ``pieces`` as it arrives, then None, or the exception that ended it."""
         _BUDGET.set(budget)  # the transport reads this thread's budget
         try:
             if streaming:
-                with closing(self.chat_model.stream(messages)) as chunks:
+                chunks = self.chat_model.stream(messages)
+                try:
                     for chunk in chunks:
                         budget.check()
                         pieces.put(_text(chunk))
+                finally:
+                    if isinstance(chunks, GeneratorType):  # ends the HTTP response now, not when collected
+                        chunks.close()
             else:
                 pieces.put(_text(self.chat_model.invoke(messages)))
-            pieces.put(_DONE)
+            pieces.put(None)
         except BaseException as exc:  # handed to the caller, which raises it
             pieces.put(exc)
 
@@ -264,8 +270,8 @@ class LLMGenerator(Generator):
                      failed.unsupported if failed else ())
 
 
-def _next(pieces: queue.SimpleQueue, budget: Budget) -> str | object:
-    """The next piece of the reply (or _DONE) before the deadline; a reader's exception is raised."""
+def _next(pieces: Pieces, budget: Budget) -> str | None:
+    """The next piece of the reply (None at its end) before the deadline; a reader's exception is raised."""
     try:
         piece = pieces.get(timeout=max(budget.remaining(), 0))
     except queue.Empty:
