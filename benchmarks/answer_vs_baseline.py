@@ -28,15 +28,10 @@ def emhqa_side(repeats: int) -> dict:
 
     qa = emhqa.load(Config(index_dir=Path(tempfile.mkdtemp(prefix="emhqa-bench-")) / "index"))
 
-    def forget() -> None:
-        qa.encoder._query.cache_clear()
-        qa.analyzer.analyze.cache_clear()
-        qa.evidence.assess.cache_clear()
-
     qs = questions()
     for q in qs:  # warm-up: first calls of every code path
         qa.ask(q)
-    samples = [timed(qa.ask, qs, forget) for _ in range(repeats)]
+    samples = [timed(qa.ask, qs, qa.forget_questions) for _ in range(repeats)]
     return {"full_answer": samples[-1], "runs": samples}
 
 

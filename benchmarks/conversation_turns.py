@@ -33,19 +33,13 @@ CYCLE = (
 )
 
 
-def _clear_caches(qa) -> None:
-    qa.analyzer.analyze.cache_clear()
-    qa.evidence.assess.cache_clear()
-    qa.encoder._query.cache_clear()
-
-
 def run(turns: int) -> list[float]:
     qa = emhqa.load()
     qa.ask(CYCLE[0])  # warm the model and the index once
     conversation = Conversation(qa)
     seconds = []
     for n in range(turns):
-        _clear_caches(qa)
+        qa.forget_questions()
         started = time.perf_counter()
         conversation.ask(CYCLE[n % len(CYCLE)])
         seconds.append(time.perf_counter() - started)
