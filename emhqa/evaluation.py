@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+from .citations import cited_claims, without_markers
 from .config import REPO_ROOT
 from .errors import EmhqaError
 from .feedback import summary as summary_feedback
@@ -164,17 +165,9 @@ def conversation_items(regimes: set[str], split: str | None, path: Path = CONVER
     return items
 
 
-def _markers(answer: Answer) -> str:
-    """A pattern for the answer's own citation markers; corpus text may hold bracketed numbers of
-    its own ("[19]"), which are answer text."""
-    return r"\[(" + "|".join(str(c.marker) for c in answer.citations) + r")\](?!\S)"
-
-
 def answer_words(answer: Answer) -> str:
     """The answer text without its citation markers ("" for an abstention)."""
-    if answer.abstained:
-        return ""
-    return re.sub(r"\s*" + _markers(answer), "", answer.text) if answer.citations else answer.text
+    return "" if answer.abstained else without_markers(answer)
 
 
 def verbatim_share(answer: Answer) -> float | None:
@@ -182,12 +175,12 @@ def verbatim_share(answer: Answer) -> float | None:
     quotes = {c.marker: " ".join(c.quote.split()) for c in answer.citations}
     if not quotes:
         return None
-    claims = re.findall(r"(.+?)\s*" + _markers(answer), answer.text)
+    claims = cited_claims(answer)
     if not claims:
         return None
     supported = 0
     for text, marker in claims:
-        quote = quotes.get(int(marker), "")
+        quote = quotes.get(marker, "")
         pieces = [p for p in re.split(r"(?<=[.!?])\s+", " ".join(text.split())) if p]
         supported += all(p in quote or token_f1(p, quote) >= 0.9 for p in pieces)
     return supported / len(claims)

@@ -7,18 +7,19 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .abstention import AbstentionModel
+from .citations import cite
 from .config import MAX_QUESTION_CHARS, Config
 from .conversation import Condenser
 from .corpus import load_corpus
 from .embedding import shared_embedder
 from .errors import EmhqaError, GeneratorError, QuestionError
 from .evidence import Evidence, Selection
-from .generation import Claim, Draft, Generator, available, make_generator
+from .generation import Draft, Generator, available, make_generator
 from .index import Index, Progress, check_chunks, open_index
 from .query import QueryAnalyzer
 from .retrieval import Exclude, HybridRetriever, Mode
 from .text import clean_question
-from .types import NOT_COVERED, Answer, Chunk, Citation, Passage, Span
+from .types import NOT_COVERED, Answer, Citation, Passage
 
 log = logging.getLogger(__name__)
 
@@ -39,54 +40,6 @@ def validate_question(question: str) -> str:
     if not cleaned:
         raise QuestionError("the question is empty: type a question about extramedullary hematopoiesis")
     return cleaned
-
-
-def verified_support(claim: Claim, passages: Sequence[Passage], texts: dict[str, str]) -> tuple[Chunk, Span] | None:
-    """The retrieved chunk holding the claim's support, and the support, when the support lies inside
-    it and is verbatim in the corpus file at its offsets; None otherwise."""
-    span = claim.support
-    if span is None or claim.passage is None or not 0 <= claim.passage < len(passages):
-        return None
-    chunk = passages[claim.passage].chunk
-    inside = 0 <= chunk.start <= span.start < span.end <= chunk.end
-    return (chunk, span) if inside and texts.get(chunk.source, "")[span.start:span.end] == span.text else None
-
-
-def cite(draft: Draft, passages: Sequence[Passage], texts: dict[str, str]) -> tuple[str, list[Citation], int]:
-    """Number the draft's verified claims; a claim whose support is outside its retrieved passage, or
-    not verbatim in the corpus file, is left out of the answer (the count is returned third).
-    Adjacent sentences of one passage share one citation."""
-    citations: list[Citation] = []
-    parts: list[str] = []
-    removed = 0
-    for claim in draft.claims:
-        verified = verified_support(claim, passages, texts)
-        if verified is None:
-            removed += 1
-            continue
-        chunk, span = verified
-        repeated = next((c for c in citations if c.source == chunk.source and c.start <= span.start
-                         and span.end <= c.end), None)
-        if repeated:  # the same quote supports a second sentence: reuse its number
-            parts.append(f"{claim.text} [{repeated.marker}]")
-            continue
-        previous = citations[-1] if citations else None
-        text = texts[chunk.source]
-        if previous and previous.source == chunk.source and previous.section == chunk.section \
-                and previous.end <= span.start and not text[previous.end:span.start].strip():
-            citations[-1] = Citation(previous.marker, chunk.source, chunk.section,
-                                     text[previous.start:span.end], previous.start, span.end)
-            parts[-1] = parts[-1].rsplit(" [", 1)[0] + f" {claim.text} [{previous.marker}]"
-            continue
-        marker = len(citations) + 1
-        citations.append(Citation(marker, chunk.source, chunk.section, span.text, span.start, span.end))
-        parts.append(f"{claim.text} [{marker}]")
-    return " ".join(parts), citations, removed
-
-
-def unverified_warning(count: int) -> str:
-    return (f"{count} sentence(s) were left out: their quotes are not in the corpus files as indexed. "
-            "Run `emhqa index --rebuild` if this persists.")
 
 
 class QA:
@@ -160,14 +113,15 @@ class QA:
         if not assessment.answer or probability < self.abstention.threshold:
             return self._abstention(question, passages, details, started)
         draft = self._generate(generator or self.default_generator, standalone, passages, on_token)
-        text, citations, removed = cite(draft, passages, self.texts)
+        cited = cite(draft, passages, self.texts)
+        left_out = cited.warning()
         details["warnings"] = ([f"Not covered by the sources: {part}" for part in details["not_covered"]]
-                               + list(draft.warnings) + ([unverified_warning(removed)] if removed else []))
+                               + list(draft.warnings) + ([left_out] if left_out else []))
         details["unsupported"] = list(draft.unsupported)
-        if draft.abstained or not citations:
+        if draft.abstained or not cited.citations:
             return self._abstention(question, passages, details, started)
         details["seconds"] = time.perf_counter() - started
-        return Answer(question, text, False, tuple(citations), tuple(passages), details=details)
+        return Answer(question, cited.text, False, cited.citations, tuple(passages), details=details)
 
     def forget_questions(self) -> None:
         """Empty the caches of earlier questions (query vectors, analyses, assessments): the next ask()

@@ -78,6 +78,25 @@ class Citation:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Claim:
+    """One piece of answer text and the corpus span that supports it (None: no support shown)."""
+
+    text: str
+    passage: int | None = None
+    support: Span | None = None
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A generator's answer before citations are numbered and verified (``citations.cite``)."""
+
+    claims: tuple[Claim, ...]
+    abstained: bool = False
+    warnings: tuple[str, ...] = ()
+    unsupported: tuple[str, ...] = ()  # generated sentences dropped because no passage supports them
+
+
 ANSWER_SCHEMA = 2  # version of Answer.to_dict: 2 added answered_as, probability, warnings, not_covered
 NOT_MEDICAL_ADVICE = ("For information only, not medical advice: decisions about a patient "
                       "belong to a qualified clinician.")

@@ -7,14 +7,12 @@ import pytest
 
 from emhqa.errors import GeneratorError
 from emhqa.generation import available, make_generator
-from emhqa.generation.verification import Verifier
+from emhqa.generation.support import SupportChecker
 
 PLUGIN = textwrap.dedent('''
     from emhqa.generation import Claim, Draft, Generator
 
     class FirstSentence(Generator):
-        name = "first-sentence"
-
         def generate(self, question, passages):
             span = passages[0].chunk.sentences[0]
             return Draft((Claim(span.text, 0, span),))
@@ -79,7 +77,7 @@ SUPPORT_CASES = {
 @pytest.mark.parametrize("question, claim, supported",
                          [(q, c, s) for q, cases in SUPPORT_CASES.items() for c, s in cases])
 def test_the_support_rule_accepts_restatements_and_rejects_unsupported_claims(qa, question, claim, supported):
-    verifier = Verifier(qa.evidence, qa.encoder)
+    checker = SupportChecker(qa.evidence, qa.encoder)
     passages = qa.retriever.retrieve(question, 5)
-    best = verifier.best_support(claim, passages, range(len(passages)))
-    assert verifier.rule.holds(best) is supported
+    best = checker.best_support(claim, passages, range(len(passages)))
+    assert checker.rule.holds(best) is supported

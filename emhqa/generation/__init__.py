@@ -26,11 +26,11 @@ def _extractive(**resources) -> Generator:
 
 def _llm(**resources) -> Generator:
     from .llm import LLMGenerator, make_chat_model
-    from .verification import Verifier
+    from .support import SupportChecker
 
     config = resources["config"]
     config.llm.check()
-    return LLMGenerator(make_chat_model(config.llm), Verifier(resources["evidence"], resources["encoder"]),
+    return LLMGenerator(make_chat_model(config.llm), SupportChecker(resources["evidence"], resources["encoder"]),
                         fallback=_extractive(**resources), settings=config.llm,
                         max_sentences=config.max_answer_sentences)
 

@@ -3,35 +3,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
-from ..types import Passage, Span
+from ..types import Claim, Draft, Passage
 
-
-@dataclass(frozen=True)
-class Claim:
-    """One piece of answer text and the corpus span that supports it (None: no support shown)."""
-
-    text: str
-    passage: int | None = None
-    support: Span | None = None
-
-
-@dataclass(frozen=True)
-class Draft:
-    """A generator's answer before citations are numbered and verified by the pipeline."""
-
-    claims: tuple[Claim, ...]
-    abstained: bool = False
-    warnings: tuple[str, ...] = ()
-    unsupported: tuple[str, ...] = ()  # generated sentences dropped because no passage supports them
+__all__ = ["Claim", "Draft", "Generator"]  # a plug-in's records live in types.py, beside the others
 
 
 class Generator(ABC):
     """Subclasses implement ``generate`` (and ``stream`` when they can); the pipeline numbers and
     verifies the citations."""
-
-    name: str = "generator"
 
     @abstractmethod
     def generate(self, question: str, passages: Sequence[Passage]) -> Draft:

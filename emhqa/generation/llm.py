@@ -1,6 +1,7 @@
 """The ``llm`` generator: a LangChain chat model answers from the numbered passages, then every
-sentence and marker of its reply is verified (``verification.py``). When the model cannot be reached
-or replies with nothing usable, the extractive answer is given instead, with a notice saying so.
+sentence and marker of its reply is checked against those passages (``support.py``). When the model
+cannot be reached or replies with nothing usable, the extractive answer is given instead, with a
+notice saying so.
 
 Every call runs under a ``Budget``: one wall-clock deadline over connecting, the first byte and the
 whole reply (streamed or not), and limits on the reply's characters and, for the OpenAI-compatible
@@ -29,7 +30,7 @@ from ..config import MAX_QUESTION_CHARS, LLMSettings
 from ..errors import GeneratorError
 from ..types import Passage
 from .base import Draft, Generator
-from .verification import Verifier
+from .support import SupportChecker
 
 log = logging.getLogger(__name__)
 
@@ -177,11 +178,11 @@ def make_chat_model(settings: LLMSettings) -> BaseChatModel:
 
 
 class LLMGenerator(Generator):
-    name = "llm"
+    """A chat model's reply, only its supported sentences kept; the fallback's answer when it fails."""
 
-    def __init__(self, chat_model: BaseChatModel, verifier: Verifier, fallback: Generator,
+    def __init__(self, chat_model: BaseChatModel, support: SupportChecker, fallback: Generator,
                  settings: LLMSettings, max_sentences: int = 3):
-        self.chat_model, self.verifier, self.fallback = chat_model, verifier, fallback
+        self.chat_model, self.support, self.fallback = chat_model, support, fallback
         self.settings, self.max_sentences = settings, max_sentences
 
     def generate(self, question: str, passages: Sequence[Passage]) -> Draft:
@@ -215,7 +216,7 @@ class LLMGenerator(Generator):
         if not reply.strip():
             return self._fall_back(question, passages, "the LLM returned an empty reply")
         # The prompt asks for max_sentences; a preamble or a split sentence may add a few, never more.
-        draft = self.verifier.verify(reply, passages, max_sentences=2 * self.max_sentences)
+        draft = self.support.check(reply, passages, max_sentences=2 * self.max_sentences)
         if draft.claims or draft.abstained:
             return draft
         return self._fall_back(question, passages, "no sentence of the LLM's reply is supported by its sources",

@@ -1,4 +1,6 @@
-"""Check a model's cited reply against the passages it was given; only supported sentences survive.
+"""Is a claim supported by its passage? A model's cited reply is checked sentence by sentence against
+the passages it was given; only supported sentences survive (the pipeline then numbers and verifies
+their citations, ``citations.py``).
 
 Policy (documented in the README): a marker naming no given passage is removed and reported; a
 sentence whose cited passage does not support it is **dropped** from the answer and reported in
@@ -12,15 +14,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..citations import cited_passages, marker, markers_before_stops, without_reply_markers
 from ..evidence import Evidence, ScoredSentence
 from ..text import sentences
-from ..types import Passage, Span
-from .base import Claim, Draft
+from ..types import Claim, Draft, Passage, Span
 
-MARKERS = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-# A run of markers written after the full stop belongs to the sentence before it.
-_TRAILING_MARKERS = re.compile(r"([.!?])((?:\s*\[\d+(?:\s*,\s*\d+)*\])+)")
-NOT_COVERED = re.compile(
+# A reply saying the passages do not answer (the prompt asks for "The sources do not cover this question").
+SAYS_NOT_COVERED = re.compile(
     r"\b(do(es)?\s+not|don't|doesn't)\s+(cover|contain|address|mention|provide|discuss|answer)\b|"
     r"\bnot\s+(covered|addressed|mentioned)\b|\bcannot\s+answer\b|\bcan't\s+answer\b|"
     r"\bno\s+(information|mention)\b", re.IGNORECASE)
@@ -30,7 +30,7 @@ NOT_COVERED = re.compile(
 class SupportRule:
     """A sentence is supported by a corpus sentence that is very close in meaning, or fairly close
     and sharing most of its weighted words. Set on hand-written paraphrases and unsupported claims
-    (tests/test_verification.py); it cannot see a negation that keeps the words (a known limit)."""
+    (tests/test_generators.py); it cannot see a negation that keeps the words (a known limit)."""
 
     strong_similarity: float = 0.75
     min_similarity: float = 0.55
@@ -41,7 +41,9 @@ class SupportRule:
             best.similarity >= self.min_similarity and best.overlap >= self.min_overlap)
 
 
-class Verifier:
+class SupportChecker:
+    """Keeps the sentences of a model's reply that a given passage supports (``SupportRule``)."""
+
     def __init__(self, evidence: Evidence, encoder, rule: SupportRule = SupportRule()):
         self.evidence, self.encoder, self.rule = evidence, encoder, rule
 
@@ -54,10 +56,10 @@ class Verifier:
         best = max(scored, key=lambda s: s.score)
         return ScoredSentence(allowed[best.passage], best.sentence, best.similarity, best.overlap, best.score)
 
-    def verify(self, reply: str, passages: Sequence[Passage], max_sentences: int) -> Draft:
+    def check(self, reply: str, passages: Sequence[Passage], max_sentences: int) -> Draft:
         """The reply's supported sentences as claims; only its first ``max_sentences`` are checked
         (each check embeds the sentence), the rest are left out with a warning."""
-        reply = _TRAILING_MARKERS.sub(lambda m: m.group(2) + m.group(1), reply.strip())
+        reply = markers_before_stops(reply.strip())
         claims, warnings, unsupported, said_not_covered = [], [], [], False
         spans = sentences(reply, Span(0, len(reply), reply))
         if len(spans) > max_sentences:
@@ -65,17 +67,16 @@ class Verifier:
                             "were checked, the rest were left out")
         for span in spans[:max_sentences]:
             cited: list[int] = []
-            for group in MARKERS.findall(span.text):
-                for number in (int(n) for n in group.split(",")):
-                    if 1 <= number <= len(passages):
-                        cited.append(number - 1)
-                    else:
-                        warnings.append(f"removed citation [{number}]: only {len(passages)} passages were given")
-            text = " ".join(MARKERS.sub("", span.text).split())
+            for number in cited_passages(span.text):
+                if 1 <= number <= len(passages):
+                    cited.append(number - 1)
+                else:
+                    warnings.append(f"removed citation {marker(number)}: only {len(passages)} passages were given")
+            text = " ".join(without_reply_markers(span.text).split())
             text = re.sub(r"\s+([.,;:!?])", r"\1", text)
             if len(re.findall(r"\w+", text)) < 3:
                 continue
-            if NOT_COVERED.search(text):
+            if SAYS_NOT_COVERED.search(text):
                 said_not_covered = True
                 continue
             best = self.best_support(text, passages, sorted(set(cited)) or range(len(passages)))
