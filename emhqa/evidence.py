@@ -1,9 +1,11 @@
 """Sentence-level evidence for a question: which retrieved sentences answer it, and how well.
 
-One place for scoring: ``assess`` picks the sentences that answer each part of the question
-(the extractive answer) and measures how well they cover what was asked (abstention's features);
-``score`` rates sentences against any text (the LLM verifier's support check). Sentence vectors
-come from the index, so a question costs one embedding per part.
+One place for scoring: ``matches`` rates a chunk's sentences against a text (cosine and weighted
+word overlap); ``assess`` uses it to pick the sentences that answer each part of the question (the
+extractive answer) and to measure how well they cover what was asked (abstention's features), once
+per question: the pipeline and the extractive generator share that one cached assessment. The
+support check of a model's sentences (``generation/support.py``) ranks ``matches`` its own way.
+Sentence vectors come from the index, so a question costs one embedding per part.
 
 How an answer is chosen (README, "How it works"):
 - a sentence's value for a part is its similarity to the part with the corpus topic direction
@@ -30,7 +32,7 @@ from .index import Index, mean_direction, without_direction
 from .query import CASE_WORDS, Part, Query, QueryAnalyzer
 from .synonyms import related
 from .text import tokens
-from .types import Passage, Span
+from .types import Chunk, Passage, Span
 
 # A sentence that cannot stand alone: it needs the sentence before it.
 _DANGLING = re.compile(r"^(it|its|this|these|those|they|their|such|he|his|she|her|hence|thus|therefore|"
@@ -87,9 +89,9 @@ class Evidence:
     """IDF weights over the indexed chunks, a topic-free sentence space, and answer selection."""
 
     def __init__(self, index: Index, analyzer: QueryAnalyzer, encoder, texts: dict[str, str],
-                 selection: Selection = Selection(), overlap_weight: float = 0.3):
+                 selection: Selection = Selection()):
         self.index, self.analyzer, self.encoder, self.texts = index, analyzer, encoder, texts
-        self.selection, self.overlap_weight = selection, overlap_weight
+        self.selection = selection
         self._chunk_terms = [frozenset(tokens(c.embed_text)) for c in index.chunks]
         df = Counter(t for terms in self._chunk_terms for t in terms)
         n = max(len(index.chunks), 1)
@@ -181,17 +183,13 @@ class Evidence:
         norms = np.linalg.norm(rest, axis=-1, keepdims=rest.ndim == 2)
         return rest / np.maximum(norms, 1e-9)
 
-    def score(self, text: str, query: np.ndarray, passages: Sequence[Passage]) -> list[ScoredSentence]:
-        """Every sentence of the passages rated against ``text`` (plain cosine and all its words)."""
-        weights = self.weights(tokens(text))
-        scored = []
-        for rank, passage in enumerate(passages):
-            sims = self.index.sentence_rows(passage.chunk.id) @ query
-            for sentence, sim, terms in zip(passage.chunk.sentences, sims, self.sentence_terms(passage.chunk.id)):
-                overlap = self.overlap(weights, terms)
-                scored.append(ScoredSentence(rank, sentence, float(sim), overlap,
-                                             float(sim) + self.overlap_weight * overlap))
-        return scored
+    def matches(self, chunk: Chunk, query: np.ndarray, weights: dict[str, float],
+                *, topic_free: bool) -> list[tuple[Span, float, float]]:
+        """Each sentence of ``chunk`` with its cosine to ``query`` (a unit vector, in the topic-free
+        space or the plain one) and the share of ``weights`` its terms hold (``overlap``)."""
+        rows = self._rows(chunk.id) if topic_free else self.index.sentence_rows(chunk.id)
+        return [(sentence, float(sim), self.overlap(weights, terms))
+                for sentence, sim, terms in zip(chunk.sentences, rows @ query, self.sentence_terms(chunk.id))]
 
     # -- choosing the answer -------------------------------------------------------------------
 
@@ -211,13 +209,10 @@ class Evidence:
         top = max((passages[rank].score for rank in allowed), default=0.0) or 1.0
         scored = []
         for rank in allowed:
-            chunk = passages[rank].chunk
             prior = self.selection.passage_weight * passages[rank].score / top
-            sims = self._rows(chunk.id) @ query
-            for sentence, sim, terms in zip(chunk.sentences, sims, self.sentence_terms(chunk.id)):
-                overlap = self.overlap(weights, terms)
-                scored.append(ScoredSentence(rank, sentence, float(sim), overlap,
-                                             float(sim) + self.selection.focus_weight * overlap + prior))
+            for sentence, sim, overlap in self.matches(passages[rank].chunk, query, weights, topic_free=True):
+                scored.append(ScoredSentence(rank, sentence, sim, overlap,
+                                             sim + self.selection.focus_weight * overlap + prior))
         return scored
 
     def _with_long_forms(self, terms: frozenset[str]) -> frozenset[str]:

@@ -15,6 +15,8 @@ class ExtractiveGenerator(Generator):
         self.evidence = evidence
 
     def generate(self, question: str, passages: Sequence[Passage]) -> Draft:
+        # The assessment the pipeline made to decide whether to answer (``assess`` is cached): the
+        # sentences are not scored a second time.
         answer = self.evidence.assess(question, tuple(passages)).answer
         if not answer:
             return self.abstain("no sentence to quote")

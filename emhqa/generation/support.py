@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ..citations import cited_passages, marker, markers_before_stops, without_reply_markers
 from ..evidence import Evidence, ScoredSentence
-from ..text import sentences
+from ..text import sentences, tokens
 from ..types import Claim, Draft, Passage, Span
 
 # A reply saying the passages do not answer (the prompt asks for "The sources do not cover this question").
@@ -35,6 +35,7 @@ class SupportRule:
     strong_similarity: float = 0.75
     min_similarity: float = 0.55
     min_overlap: float = 0.5
+    overlap_weight: float = 0.3  # which sentence is the best support: similarity + this x overlap
 
     def holds(self, best: ScoredSentence) -> bool:
         return best.similarity >= self.strong_similarity or (
@@ -49,12 +50,12 @@ class SupportChecker:
 
     def best_support(self, claim: str, passages: Sequence[Passage], allowed: Sequence[int]) -> ScoredSentence | None:
         """The sentence of the allowed passages that best supports ``claim`` (passage = position)."""
-        chosen = [passages[i] for i in allowed]
-        scored = self.evidence.score(claim, self.encoder.encode_query(claim), chosen)
-        if not scored:
-            return None
-        best = max(scored, key=lambda s: s.score)
-        return ScoredSentence(allowed[best.passage], best.sentence, best.similarity, best.overlap, best.score)
+        query, weights = self.encoder.encode_query(claim), self.evidence.weights(tokens(claim))
+        scored = [ScoredSentence(i, sentence, similarity, overlap, similarity + self.rule.overlap_weight * overlap)
+                  for i in allowed
+                  for sentence, similarity, overlap in self.evidence.matches(passages[i].chunk, query, weights,
+                                                                             topic_free=False)]
+        return max(scored, key=lambda s: s.score, default=None)
 
     def check(self, reply: str, passages: Sequence[Passage], max_sentences: int) -> Draft:
         """The reply's supported sentences as claims; only its first ``max_sentences`` are checked
