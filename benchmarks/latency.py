@@ -168,7 +168,7 @@ def main() -> None:
     from emhqa.embedding import shared_embedder
     from emhqa.index import build_index
 
-    embedder = shared_embedder(config.model)
+    embedder = shared_embedder(config)
     started = time.perf_counter()
     build_index(config.with_(index_dir=work_dir / "in-process"), embedder)
     report["build_s"]["emhqa full build, model loaded"] = round(time.perf_counter() - started, 2)
@@ -186,7 +186,7 @@ def main() -> None:
     if not args.quick:
         from emhqa.pipeline import QA
 
-        torch_embedder = shared_embedder(config.model, backend="torch")
+        torch_embedder = shared_embedder(config.with_(embedding_backend="torch"))
         torch_qa = QA(config, qa.index, torch_embedder, qa.texts)
         report["warm_ms"]["emhqa full extractive answer, torch backend"] = timed(
             torch_qa.ask, qs, torch_qa.forget_questions)

@@ -198,7 +198,7 @@ def _index(args) -> int:
     from .index import open_index
 
     config = Config()
-    index = open_index(config, shared_embedder(config.model), rebuild=getattr(args, "rebuild", False),
+    index = open_index(config, shared_embedder(config), rebuild=getattr(args, "rebuild", False),
                        progress=lambda message: print(message, file=sys.stderr))
     counts = index.manifest["counts"]
     embedded = index.manifest.get("embedded", {})

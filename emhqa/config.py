@@ -124,6 +124,11 @@ class Config:
     corpus_dir: Path = field(default_factory=lambda: _env_folder("EMHQA_CORPUS", _default_corpus_dir()))
     index_dir: Path = field(default_factory=lambda: _env_path("EMHQA_INDEX", _default_index_dir()))
     model: str = field(default_factory=lambda: os.environ.get("EMHQA_MODEL", DEFAULT_MODEL))
+    # onnx or torch (embedding.BACKENDS); checked where the model is loaded, so that commands loading
+    # no model (emhqa add's corpus change) are not refused for it.
+    embedding_backend: str = field(default_factory=lambda: os.environ.get("EMHQA_EMBEDDING_BACKEND", "onnx"))
+    # Where the model's ONNX export is kept.
+    cache_dir: Path = field(default_factory=lambda: _env_path("EMHQA_CACHE", Path.home() / ".cache" / "emhqa"))
     max_chunk_chars: int = 600
     candidates: int = 30  # how deep each retriever looks before fusion
     # Fusion settings chosen by MRR on the tuning half of eval/dev.jsonl (grid: dense weight
@@ -140,6 +145,7 @@ class Config:
     def __post_init__(self) -> None:
         object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))
         object.__setattr__(self, "index_dir", Path(self.index_dir))
+        object.__setattr__(self, "cache_dir", Path(self.cache_dir))
         checks = {"max_chunk_chars": self.max_chunk_chars >= 100, "candidates": self.candidates >= 1,
                   "rrf_k": self.rrf_k >= 1, "max_answer_sentences": self.max_answer_sentences >= 1,
                   "dense_weight": self.dense_weight >= 0, "lexical_weight": self.lexical_weight >= 0,

@@ -187,14 +187,14 @@ def prepare_index(config: Config | None = None, *, rebuild: bool = False,
                   progress: Progress | None = None) -> dict:
     """Build the index when it is missing, stale or ``rebuild`` is asked; returns its manifest."""
     config = config or Config()
-    return open_index(config, shared_embedder(config.model), rebuild=rebuild, progress=progress).manifest
+    return open_index(config, shared_embedder(config), rebuild=rebuild, progress=progress).manifest
 
 
 def load(config: Config | None = None, *, rebuild: bool = False, progress: Progress | None = None,
          generator: str = "extractive") -> QA:
     """The default corpus and index, ready to ask; builds the index when missing or stale."""
     config = config or Config()
-    encoder = shared_embedder(config.model)
+    encoder = shared_embedder(config)
     index = open_index(config, encoder, rebuild=rebuild, progress=progress)
     corpus = load_corpus(config.corpus_dir)
     return QA(config, index, encoder, corpus.texts, generator)

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from emhqa.config import REPO_ROOT
-from emhqa.embedding_onnx import cache_dir
+from emhqa.config import REPO_ROOT, Config
 
 QUESTION = "How is EMH treated?"
 SOURCES = ("pyproject.toml", "README.md", "emhqa", "corpus")  # what a wheel is built from
@@ -81,7 +80,7 @@ def installed(tmp_path_factory) -> Installed:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("EMHQA_", "XDG_")) and k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env.update(HOME=str(root / "home"), XDG_DATA_HOME=str(root / "data"), XDG_CONFIG_HOME=str(root / "config"),
-               XDG_CACHE_HOME=str(root / "cache"), EMHQA_CACHE=str(cache_dir()))  # the model is exported once
+               XDG_CACHE_HOME=str(root / "cache"), EMHQA_CACHE=str(Config().cache_dir))  # the model is exported once
     for folder in ("home", "workdir"):
         (root / folder).mkdir()
     return Installed(root, venv, purelib / "emhqa", root / "workdir", env)

@@ -13,17 +13,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .embedding import CachedQueries, load_sentence_transformer
+from .base import CachedQueries
+from .torch_backend import load_sentence_transformer
 
 if TYPE_CHECKING:
     import onnxruntime
 
 log = logging.getLogger(__name__)
-
-
-def cache_dir() -> Path:
-    """Where exported models live: ``EMHQA_CACHE`` or ``~/.cache/emhqa``."""
-    return Path(os.environ.get("EMHQA_CACHE") or Path.home() / ".cache" / "emhqa").expanduser()
 
 
 def _read_json(path: Path) -> dict:
@@ -98,7 +94,9 @@ def _session(location: str, onnx_file: Path) -> onnxruntime.InferenceSession:
 
 
 class OnnxEmbedder(CachedQueries):
-    def __init__(self, location: str, model_id: str, batch_size: int = 32):
+    """The model at ``location`` on ONNX Runtime, exported once into ``cache_dir`` (``Config.cache_dir``)."""
+
+    def __init__(self, location: str, model_id: str, cache_dir: Path, batch_size: int = 32):
         from tokenizers import Tokenizer
 
         super().__init__()
@@ -108,7 +106,7 @@ class OnnxEmbedder(CachedQueries):
             raise ValueError(f"{location} is not a mean-pooling model with a tokenizer.json")
         self.model_id, self._batch_size = model_id, batch_size
         self.dimension = int(pooling["word_embedding_dimension"])
-        self._session = _session(location, cache_dir() / f"{folder.name}-{_fingerprint(folder)}.onnx")
+        self._session = _session(location, cache_dir / f"{folder.name}-{_fingerprint(folder)}.onnx")
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.enable_truncation(int(_read_json(folder / "sentence_bert_config.json")
                                               .get("max_seq_length", 256)))
