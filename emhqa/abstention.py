@@ -28,6 +28,10 @@ class AbstentionModel:
         z = self.bias + sum(self.weights.get(name, 0.0) * values[name] for name in FEATURES)
         return 1.0 / (1.0 + math.exp(-max(min(z, 60.0), -60.0)))
 
+    def abstains(self, probability: float) -> bool:
+        """The abstain rule: an answer less likely answerable than ``threshold`` is not given."""
+        return probability < self.threshold
+
     @classmethod
     def load(cls, path: Path = WEIGHTS_FILE) -> "AbstentionModel":
         data = json.loads(path.read_text(encoding="utf-8"))

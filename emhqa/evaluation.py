@@ -466,12 +466,14 @@ def tune_abstention(qa, save_to: Path | None = None) -> dict:
     probabilities = [model.probability(row) for row in rows]
 
     def shares(threshold: float) -> dict[str, float]:
+        rule = AbstentionModel(model.weights, model.bias, threshold)
+
         def share(regimes: tuple[str, ...], good) -> float:
             chosen = [(p, c) for item, p, c in zip(items, probabilities, correct) if item.regime in regimes]
             return sum(good(p, c) for p, c in chosen) / len(chosen) if chosen else 1.0
-        return {"correct": share(("dev", "follow-up"), lambda p, c: p >= threshold and c),
-                "near_refused": share(("near-topic", "follow-up-near"), lambda p, c: p < threshold),
-                "off_refused": share(("off-topic",), lambda p, c: p < threshold)}
+        return {"correct": share(("dev", "follow-up"), lambda p, c: not rule.abstains(p) and c),
+                "near_refused": share(("near-topic", "follow-up-near"), lambda p, c: rule.abstains(p)),
+                "off_refused": share(("off-topic",), lambda p, c: rule.abstains(p))}
 
     def value(threshold: float) -> float:
         s = shares(threshold)

@@ -110,7 +110,7 @@ class QA:
             "generator": generator or self.default_generator, "mode": mode, "standalone": standalone,
             "answered_as": assessment.query.text, "case": assessment.query.document,
             "not_covered": [part.text for part in assessment.uncovered]}
-        if not assessment.answer or probability < self.abstention.threshold:
+        if not assessment.answer or self.abstention.abstains(probability):
             return self._abstention(question, passages, details, started)
         draft = self._generate(generator or self.default_generator, standalone, passages, on_token)
         cited = cite(draft, passages, self.texts)
