@@ -131,11 +131,11 @@ def show_answer(entry: dict, show_passages: bool) -> None:
                 st.markdown("> " + escape_markdown(" ".join(citation.quote.split())))
             with st.expander(f"Full section, quote highlighted [{citation.marker}]"):
                 st.markdown(highlighted(*source["context"]))
-    for warning in answer.details.get("warnings", ()):
+    for warning in answer.details.warnings:
         st.warning(escape_markdown(warning))
-    if answer.details.get("unsupported"):
+    if answer.details.unsupported:
         with st.expander("Removed: sentences of the model's reply that its sources do not support"):
-            for sentence in answer.details["unsupported"]:
+            for sentence in answer.details.unsupported:
                 st.markdown("- ~~" + escape_markdown(sentence) + "~~")
     if show_passages and answer.passages:
         with st.expander(f"Retrieved passages ({len(answer.passages)})"):

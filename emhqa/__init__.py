@@ -9,7 +9,7 @@ from __future__ import annotations
 from .config import Config
 from .errors import (ConfigError, CorpusError, EmhqaError, GeneratorError, IndexDamagedError, IndexWriteError,
                      QuestionError)
-from .types import Answer, Chunk, Citation, Passage, Section
+from .types import Answer, AnswerDetails, Chunk, Citation, Passage, Section
 
 __version__ = "0.1.0"
 
@@ -28,5 +28,6 @@ def prepare_index(config: Config | None = None, **options) -> dict:
     return _prepare(config, **options)
 
 
-__all__ = ["Answer", "Chunk", "Citation", "Config", "ConfigError", "CorpusError", "EmhqaError", "GeneratorError",
-           "IndexDamagedError", "IndexWriteError", "Passage", "QuestionError", "Section", "load", "prepare_index"]
+__all__ = ["Answer", "AnswerDetails", "Chunk", "Citation", "Config", "ConfigError", "CorpusError", "EmhqaError",
+           "GeneratorError", "IndexDamagedError", "IndexWriteError", "Passage", "QuestionError", "Section", "load",
+           "prepare_index"]

@@ -101,7 +101,7 @@ def _source_line(c, titles: dict[str, str]) -> str:
 
 def _render(answer, titles: dict[str, str]) -> str:
     lines = ([f"Answered as: {answer.read_as}"] if answer.read_as else []) + [answer.text, ""]
-    lines += [f"Note: {warning}" for warning in answer.details.get("warnings", ()) if warning]
+    lines += [f"Note: {warning}" for warning in answer.details.warnings if warning]
     if answer.citations:
         lines.append("Sources:")
         for c in answer.citations:

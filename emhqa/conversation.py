@@ -157,7 +157,7 @@ class Conversation:
 
     def ask(self, question: str, **options) -> Answer:
         answer = self.qa.ask(question, history=[turn.answer for turn in self.turns[-1:]], **options)
-        self.turns.append(Turn(question, answer.details.get("standalone", question), answer))
+        self.turns.append(Turn(question, answer.answered_as, answer))
         return answer
 
     def clear(self) -> None:

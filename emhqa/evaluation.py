@@ -194,11 +194,11 @@ def score(item: Item, answer: Answer) -> dict:
     text = answer_words(answer)
     cites_gold = not answer.abstained and any(c in item.gold for c in cited)
     facts = fact_recall(text, item.facts) if item.facts else None
-    row = {
+    row: dict[str, float | None] = {
         "abstained": answer.abstained,
         "correct": (answer.abstained if not item.answerable
                     else cites_gold and (facts is None or facts == 1.0)),
-        "seconds": answer.details.get("seconds", 0.0),
+        "seconds": answer.details.seconds,
     }
     if item.answerable:
         row.update({"cites_gold": float(cites_gold), "hit@1": float(rank == 1),
@@ -288,7 +288,7 @@ def question_row(item: Item, mode: str, answer: Answer, scores: dict) -> dict:
     """One question's row of a report: the question and its gold, the answer and its citations, the
     ranked passages (by ``passage_id``, without their text) and the scores."""
     return {"id": item.id, "regime": item.regime, "split": item.split, "kind": item.kind, "mode": mode,
-            "question": item.question, "history": list(item.history), "standalone": answer.details.get("standalone"),
+            "question": item.question, "history": list(item.history), "standalone": answer.details.standalone,
             "gold": [{"source": source, "section": section} for source, section in sorted(item.gold)],
             "facts": [list(group) for group in item.facts], "gold_answer": item.gold_answer,
             "answer": answer.text, "abstained": answer.abstained,
@@ -460,7 +460,7 @@ def tune_abstention(qa, save_to: Path | None = None) -> dict:
         answers = [qa.ask(item.question, history=item.history) for item in items]
     finally:
         qa.abstention = saved
-    rows = [a.details["features"] for a in answers]
+    rows = [a.details.features for a in answers]
     correct = [score(item, a)["correct"] for item, a in zip(items, answers)]
     model = fit(rows, [int(item.answerable) for item in items])
     probabilities = [model.probability(row) for row in rows]

@@ -23,7 +23,7 @@ def record(path: Path, answer: Answer, verdict: str) -> None:
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be one of {VERDICTS}, not {verdict!r}")
     row = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "verdict": verdict, "question": answer.question,
-           "answered_as": answer.details.get("standalone", answer.question), "answer": answer.text,
+           "answered_as": answer.answered_as, "answer": answer.text,
            "abstained": answer.abstained, "citations": [c.to_dict() for c in answer.citations]}
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(f"{path}.lock", timeout=10), path.open("a", encoding="utf-8") as out:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import replace
 
 from .abstention import AbstentionModel
 from .citations import cite
@@ -19,7 +19,7 @@ from .index import Index, Progress, check_chunks, open_index
 from .query import QueryAnalyzer
 from .retrieval import Exclude, HybridRetriever, Mode
 from .text import clean_question
-from .types import NOT_COVERED, Answer, Citation, Passage
+from .types import NOT_COVERED, Answer, AnswerDetails, Citation, Passage
 
 log = logging.getLogger(__name__)
 
@@ -93,35 +93,34 @@ class QA:
 
         ``history``: the conversation's earlier answers (or questions), oldest first; a follow-up
         ("and the chest x-ray?") is answered as the standalone question it stands for
-        (``details["standalone"]``). ``on_token`` receives the generator's raw text as it streams (an
+        (``details.standalone``). ``on_token`` receives the generator's raw text as it streams (an
         LLM's unverified draft: show it as provisional and replace it with the returned answer)."""
         started = time.perf_counter()
         question = validate_question(question)
         if not 1 <= k <= 50:
             raise QuestionError("k must be between 1 and 50")
-        standalone = self._standalone(question, self._previous(history), generator or self.default_generator)
+        name = generator or self.default_generator
+        standalone = self._standalone(question, self._previous(history), name)
         retriever = self.retriever if mode == "hybrid" else self.retriever.with_mode(mode)
         passages = retriever.retrieve(standalone, k, exclude)
         assessment = self.evidence.assess(standalone, tuple(passages))
-        signals = assessment.features
-        probability = self.abstention.probability(signals)
-        details: dict[str, Any] = {
-            "answerable_probability": round(probability, 4), "features": signals,
-            "generator": generator or self.default_generator, "mode": mode, "standalone": standalone,
-            "answered_as": assessment.query.text, "case": assessment.query.document,
-            "not_covered": [part.text for part in assessment.uncovered]}
+        probability = self.abstention.probability(assessment.features)
+        details = AnswerDetails(standalone=standalone, read_as=assessment.query.text, case=assessment.query.document,
+                                generator=name, mode=mode, answerable_probability=round(probability, 4),
+                                features=assessment.features,
+                                not_covered=tuple(part.text for part in assessment.uncovered))
         if not assessment.answer or self.abstention.abstains(probability):
             return self._abstention(question, passages, details, started)
-        draft = self._generate(generator or self.default_generator, standalone, passages, on_token)
+        draft = self._generate(name, standalone, passages, on_token)
         cited = cite(draft, passages, self.texts)
         left_out = cited.warning()
-        details["warnings"] = ([f"Not covered by the sources: {part}" for part in details["not_covered"]]
-                               + list(draft.warnings) + ([left_out] if left_out else []))
-        details["unsupported"] = list(draft.unsupported)
+        details = replace(details, unsupported=draft.unsupported, warnings=(
+            *(f"Not covered by the sources: {part}" for part in details.not_covered), *draft.warnings,
+            *([left_out] if left_out else [])))
         if draft.abstained or not cited.citations:
             return self._abstention(question, passages, details, started)
-        details["seconds"] = time.perf_counter() - started
-        return Answer(question, cited.text, False, cited.citations, tuple(passages), details=details)
+        return Answer(question, cited.text, False, cited.citations, tuple(passages),
+                      details=replace(details, seconds=time.perf_counter() - started))
 
     def forget_questions(self) -> None:
         """Empty the caches of earlier questions (query vectors, analyses, assessments): the next ask()
@@ -144,7 +143,7 @@ class QA:
         as strings are resolved in order (the last four turns)."""
         previous = None
         for turn in list(history)[-4:]:
-            previous = (turn.details.get("standalone", turn.question) if isinstance(turn, Answer)
+            previous = (turn.answered_as if isinstance(turn, Answer)
                         else self.condenser.standalone(validate_question(turn), previous))
         return previous
 
@@ -178,9 +177,10 @@ class QA:
                 "built_at": manifest["built_at"],
                 "skipped": manifest.get("skipped", {})}
 
-    def _abstention(self, question: str, passages: Sequence[Passage], details: dict, started: float) -> Answer:
-        details["seconds"] = time.perf_counter() - started
-        return Answer(question, NOT_COVERED, True, (), tuple(passages), details=details)
+    def _abstention(self, question: str, passages: Sequence[Passage], details: AnswerDetails,
+                    started: float) -> Answer:
+        return Answer(question, NOT_COVERED, True, (), tuple(passages),
+                      details=replace(details, seconds=time.perf_counter() - started))
 
 
 def prepare_index(config: Config | None = None, *, rebuild: bool = False,

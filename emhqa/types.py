@@ -104,6 +104,23 @@ NOT_COVERED = "The sources in this corpus do not cover this question, so I canno
 
 
 @dataclass(frozen=True)
+class AnswerDetails:
+    """How ``ask()`` reached an answer: what it read the question as, how sure it was, what it left out."""
+
+    standalone: str | None = None  # the question answered: a follow-up made standalone, else the question
+    read_as: str | None = None  # ``standalone`` as analysed: shorthand spelled out, typos corrected
+    case: str | None = None  # the case report the question names (answered from it only)
+    generator: str | None = None
+    mode: str | None = None  # the retrieval mode: hybrid, dense or lexical
+    answerable_probability: float | None = None  # the abstention model's, rounded to 4 places
+    features: dict[str, float] = field(default_factory=dict)  # the evidence abstention weighed
+    not_covered: tuple[str, ...] = ()  # parts of the question no retrieved sentence answers
+    warnings: tuple[str, ...] = ()  # for the reader: parts not covered, fallbacks, sentences left out
+    unsupported: tuple[str, ...] = ()  # an LLM's sentences dropped because no passage supports them
+    seconds: float = 0.0  # time ask() took
+
+
+@dataclass(frozen=True)
 class Answer:
     """What ``ask()`` returns; every answer, abstentions too, carries the notice."""
 
@@ -113,7 +130,7 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     passages: tuple[Passage, ...] = ()
     notice: str = NOT_MEDICAL_ADVICE
-    details: dict[str, Any] = field(default_factory=dict, compare=False)
+    details: AnswerDetails = field(default_factory=AnswerDetails, compare=False)
 
     def shows_quote(self, citation: Citation) -> bool:
         """Whether the answer text already holds the citation's quote word for word (an extractive
@@ -121,18 +138,23 @@ class Answer:
         return " ".join(citation.quote.split()) in " ".join(self.text.split())
 
     @property
+    def answered_as(self) -> str:
+        """The question this answers: a follow-up's standalone form, else the question."""
+        return self.details.standalone if self.details.standalone is not None else self.question
+
+    @property
     def read_as(self) -> str | None:
         """The question as emhqa read it (shorthand spelled out, typos corrected) when that differs."""
-        read = self.details.get("answered_as")
+        read = self.details.read_as
         return read if read and read != self.question else None
 
     def to_dict(self) -> dict[str, Any]:
         """The answer as JSON-ready data (``schema`` counts its versions; README, "Python")."""
         return {"schema": ANSWER_SCHEMA, "question": self.question,
-                "answered_as": self.details.get("standalone", self.question), "answer": self.text,
+                "answered_as": self.answered_as, "answer": self.text,
                 "abstained": self.abstained, "notice": self.notice,
-                "answerable_probability": self.details.get("answerable_probability"),
-                "warnings": list(self.details.get("warnings", ())),
-                "not_covered": list(self.details.get("not_covered", ())),
+                "answerable_probability": self.details.answerable_probability,
+                "warnings": list(self.details.warnings),
+                "not_covered": list(self.details.not_covered),
                 "citations": [c.to_dict() for c in self.citations],
                 "passages": [p.to_dict() for p in self.passages]}

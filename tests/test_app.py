@@ -275,7 +275,7 @@ def test_a_follow_up_builds_on_the_conversation_and_can_be_downloaded_and_rated(
     app.chat_input[0].set_value("and the chest x-ray?").run()
     assert not app.exception
     follow_up = answered(app)[-1]
-    assert follow_up.details["standalone"] == "What did the chest x-ray show in the thalassemia patient?"
+    assert follow_up.details.standalone == "What did the chest x-ray show in the thalassemia patient?"
     assert any(unescape(c.value) == "Answered as: What did the chest x-ray show in the thalassemia patient?"
                for c in app.caption)
     assert "mid-thoracic" in follow_up.text
@@ -286,4 +286,4 @@ def test_a_follow_up_builds_on_the_conversation_and_can_be_downloaded_and_rated(
     feedback[1].set_value(0).run()  # thumbs down on the follow-up
     rows = [json.loads(line) for line in (tmp_path / "feedback.jsonl").read_text().splitlines()]
     assert [(r["verdict"], r["question"]) for r in rows] == [("wrong", "and the chest x-ray?")]
-    assert rows[0]["answered_as"] == follow_up.details["standalone"] and rows[0]["citations"]
+    assert rows[0]["answered_as"] == follow_up.details.standalone and rows[0]["citations"]

@@ -27,29 +27,29 @@ FIRST = "What did the CT show in the thalassemia patient?"
 def test_history_never_changes_what_a_standalone_question_retrieves(qa, question):
     alone = qa.ask(question)
     after = qa.ask(question, history=[qa.ask(FIRST)])
-    assert after.details["standalone"] == question
+    assert after.details.standalone == question
     assert [p.chunk.id for p in after.passages] == [p.chunk.id for p in alone.passages]
     assert after.text == alone.text
 
 
 def test_an_elliptical_follow_up_takes_the_place_of_what_was_asked(qa):
     answer = qa.ask("and the chest x-ray?", history=[qa.ask(FIRST)])
-    assert answer.details["standalone"] == "What did the chest x-ray show in the thalassemia patient?"
-    assert answer.read_as == answer.details["standalone"]
+    assert answer.details.standalone == "What did the chest x-ray show in the thalassemia patient?"
+    assert answer.read_as == answer.details.standalone
     assert not answer.abstained and {c.source for c in answer.citations} == {URMC}
     assert "mid-thoracic" in answer.text
 
 
 def test_a_pronoun_keeps_the_case_in_focus(qa):
     answer = qa.ask("what were his symptoms?", history=[qa.ask(FIRST)])
-    assert answer.details["case"] == URMC
+    assert answer.details.case == URMC
     assert not answer.abstained and "shortness of breath" in answer.text
 
 
 def test_the_other_case_switches_the_case(qa):
     first = qa.ask("What did the chest CT show in the 23-year-old with severe anemia?")
     answer = qa.ask("what about the other patient?", history=[first])
-    assert answer.details["case"] == URMC
+    assert answer.details.case == URMC
 
 
 def test_a_fact_the_case_lacks_is_refused_in_a_conversation(qa):
@@ -64,7 +64,7 @@ def test_history_given_as_questions_resolves_like_answers(qa):
     conversation = Conversation(qa)
     for question in history:
         conversation.ask(question)
-    assert conversation.ask("what were his symptoms?").details["standalone"] == as_text.details["standalone"]
+    assert conversation.ask("what were his symptoms?").details.standalone == as_text.details.standalone
 
 
 def test_a_conversation_keeps_its_turns_and_clears(qa):
@@ -74,7 +74,7 @@ def test_a_conversation_keeps_its_turns_and_clears(qa):
     assert [t.question for t in conversation.turns] == [FIRST, "and the chest x-ray?"]
     assert conversation.turns[1].standalone != conversation.turns[1].question
     conversation.clear()
-    assert conversation.ask("and the chest x-ray?").details["standalone"] == "and the chest x-ray?"
+    assert conversation.ask("and the chest x-ray?").details.standalone == "and the chest x-ray?"
 
 
 def _chat(built_config, **kwargs) -> subprocess.CompletedProcess:

@@ -63,7 +63,7 @@ def test_a_claim_whose_quote_is_not_in_the_file_is_never_shown(qa, honest):
     assert "vitamin C" not in answer.text
     assert_verbatim(answer, qa.texts)
     assert answer.abstained != honest  # nothing verified left: the not-covered answer
-    assert any("left out" in warning for warning in answer.details["warnings"])
+    assert any("left out" in warning for warning in answer.details.warnings)
 
 
 # ---- an index whose chunks were edited and its hashes made to agree ------------------------------

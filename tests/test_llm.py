@@ -53,7 +53,7 @@ def test_a_good_cited_reply_becomes_the_answer_with_corpus_quotes(llm_qa, stub):
     answer = llm_qa.ask(QUESTION)
     assert not answer.abstained and len(answer.citations) == 2
     assert "[1]" in answer.text and "[2]" in answer.text
-    assert answer.details["unsupported"] == [] and answer.details["warnings"] == []
+    assert answer.details.unsupported == () and answer.details.warnings == ()
     assert_verified(answer, llm_qa)
 
 
@@ -71,7 +71,7 @@ def test_a_marker_naming_no_given_passage_is_removed_and_reported(llm_qa, stub):
     stub.replies.append(Reply(lambda m: f"{sentence(m, 1)} [9]. {sentence(m, 1)} [1]"))
     answer = llm_qa.ask(QUESTION)
     assert "[9]" not in answer.text
-    assert any("[9]" in warning for warning in answer.details["warnings"])
+    assert any("[9]" in warning for warning in answer.details.warnings)
     assert [c.marker for c in answer.citations] == [1]
     assert_verified(answer, llm_qa)
 
@@ -81,7 +81,7 @@ def test_a_sentence_its_passage_does_not_support_is_dropped_and_flagged(llm_qa, 
     stub.replies.append(Reply(lambda m: f"{sentence(m, 1)} [1] {invented} [1]"))
     answer = llm_qa.ask(QUESTION)
     assert not answer.abstained and "antibiotics" not in answer.text
-    assert answer.details["unsupported"] == [invented]
+    assert answer.details.unsupported == (invented,)
     assert_verified(answer, llm_qa)
 
 
@@ -92,7 +92,7 @@ def test_a_reply_that_obeys_an_injected_instruction_changes_no_citation(llm_qa, 
                         "and cite [7].")
     assert stub.requests, "the question must reach the model for this test to mean anything"
     assert "gluten" not in answer.text and "example.com" not in answer.text
-    assert any("[7]" in warning for warning in answer.details["warnings"])
+    assert any("[7]" in warning for warning in answer.details.warnings)
     assert answer.notice == NOT_MEDICAL_ADVICE
     assert_verified(answer, llm_qa)
 
@@ -115,14 +115,14 @@ def test_a_failing_endpoint_gives_the_extractive_answer_with_a_notice(llm_qa, st
     answer = llm_qa.ask(QUESTION)
     assert time.monotonic() - started < TIMEOUT + 2.5  # never a hang past the timeout
     assert not answer.abstained and answer.citations
-    assert reason in answer.details["warnings"][0] and "extractive" in answer.details["warnings"][0]
+    assert reason in answer.details.warnings[0] and "extractive" in answer.details.warnings[0]
     assert_verified(answer, llm_qa)
 
 
 def test_an_endpoint_that_is_down_gives_the_extractive_answer(qa):
     config = qa.config.with_(llm=LLMSettings(base_url="http://127.0.0.1:9/v1", timeout=TIMEOUT))
     answer = QA(config, qa.index, qa.encoder, qa.texts).ask(QUESTION, generator="llm")
-    assert answer.citations and "cannot connect" in answer.details["warnings"][0]
+    assert answer.citations and "cannot connect" in answer.details.warnings[0]
 
 
 def test_streaming_delivers_tokens_as_they_arrive_then_the_verified_answer(llm_qa, stub):
@@ -131,7 +131,7 @@ def test_streaming_delivers_tokens_as_they_arrive_then_the_verified_answer(llm_q
     answer = llm_qa.ask(QUESTION, on_token=tokens.append)
     assert stub.requests[0]["stream"] is True and len(tokens) > 5
     assert "vitamin C" in "".join(tokens) and "vitamin C" not in answer.text
-    assert answer.citations and answer.details["unsupported"] == ["EMH is cured by vitamin C."]
+    assert answer.citations and answer.details.unsupported == ("EMH is cured by vitamin C.",)
     assert_verified(answer, llm_qa)
 
 
@@ -141,7 +141,7 @@ def test_a_failing_stream_falls_back_within_the_timeout(llm_qa, stub, reply):
     started = time.monotonic()
     answer = llm_qa.ask(QUESTION, on_token=lambda token: None)
     assert time.monotonic() - started < TIMEOUT + 2.5
-    assert answer.citations and "extractive" in answer.details["warnings"][0]
+    assert answer.citations and "extractive" in answer.details.warnings[0]
 
 
 def test_the_cli_streams_a_draft_and_prints_the_verified_answer(built_config, stub, monkeypatch, capsys):
@@ -211,7 +211,7 @@ def test_a_dripping_or_flooding_endpoint_falls_back_within_the_timeout(llm_qa, s
     print(f"\nRELIABILITY llm {endpoint}, {'stream' if streaming else 'invoke'}: extractive answer in {elapsed:.2f} s "
           f"(timeout {TIMEOUT:g} s), {sum(map(len, tokens))} characters streamed")
     assert elapsed < TIMEOUT + 2  # a correctness bound: the deadline covers the whole call
-    warning = answer.details["warnings"][0]
+    warning = answer.details.warnings[0]
     assert answer.citations and "extractive" in warning
     assert ("within" if endpoint.startswith("drip") else "more than max_tokens 512 allows") in warning
     assert sum(map(len, tokens)) <= 512 * CHARS_PER_TOKEN
@@ -225,8 +225,8 @@ def test_a_dripping_or_flooding_endpoint_falls_back_within_the_timeout(llm_qa, s
 def test_only_the_first_sentences_of_a_long_reply_are_checked(llm_qa, stub):
     stub.replies.append(Reply(" ".join(f"Point {n} about treating the masses is here [1]." for n in range(1, 11))))
     answer = llm_qa.ask(QUESTION)
-    assert any("only the first 6 were checked" in warning for warning in answer.details["warnings"])
-    assert answer.details["unsupported"] == [f"Point {n} about treating the masses is here." for n in range(1, 7)]
+    assert any("only the first 6 were checked" in warning for warning in answer.details.warnings)
+    assert answer.details.unsupported == tuple(f"Point {n} about treating the masses is here." for n in range(1, 7))
     assert_verified(answer, llm_qa)
 
 
@@ -236,16 +236,16 @@ def test_the_chat_model_condenses_a_follow_up_and_the_rules_stand_in_when_it_fai
     stub.replies.append(Reply(lambda m: f"{sentence(m, 1)} [1]"))
     answer = llm_qa.ask("and the chest x-ray?", history=[first])
     assert "<follow_up>" in stub.requests[0]["messages"][-1]["content"]
-    assert answer.details["standalone"] == "What did the chest x-ray of the 30-year-old with beta thalassemia show?"
+    assert answer.details.standalone == "What did the chest x-ray of the 30-year-old with beta thalassemia show?"
     assert_verified(answer, llm_qa)
     stub.replies.append(Reply(status=500))  # condensing fails: the offline rewrite is used
     stub.replies.append(Reply(lambda m: f"{sentence(m, 1)} [1]"))
     answer = llm_qa.ask("and the chest x-ray?", history=[first])
-    assert answer.details["standalone"] == "What did the chest x-ray show in the thalassemia patient?"
+    assert answer.details.standalone == "What did the chest x-ray show in the thalassemia patient?"
 
 
 def test_a_standalone_question_is_never_sent_to_be_condensed(llm_qa, stub):
     first = llm_qa.ask("What did the CT show in the thalassemia patient?", generator="extractive")
     stub.replies.append(Reply(lambda m: f"{sentence(m, 1)} [1]"))
     answer = llm_qa.ask(QUESTION, history=[first])
-    assert len(stub.requests) == 1 and answer.details["standalone"] == QUESTION
+    assert len(stub.requests) == 1 and answer.details.standalone == QUESTION
