@@ -50,8 +50,9 @@ _PATIENT_WORDS = frozenset(tokens(" ".join(_ONE_PATIENT) + " year old"))
 CASE_WORDS = frozenset(tokens("case report history clinical summary patient information presentation present "
                             "gender age year old years man male woman female he his him she her system"))
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")
-# "the reference-book outline", "this FAQ": a determiner and up to three words that may name a document.
-_NAMED = re.compile(r"\b(?:the|this|that|your)\s+((?:[\w-]+\s+){0,2}[\w-]+)", re.IGNORECASE)
+# "the reference-book outline", "this FAQ", 'the “outline”': a determiner and up to three words that may
+# name a document (the follow-up rewrite quotes the title it carries).
+_NAMED = re.compile(r"\b(?:the|this|that|your)\s+[\"\u201c\u2018']?((?:[\w-]+\s+){0,2}[\w-]+)", re.IGNORECASE)
 _SKIPPED = r"(?:is|are|was|were|does|do|did|can|could|would|should|kind|kinds|type|types|sort|of|the|a|an|its|their|\d+|two|three|main)"
 _HEAD = re.compile(r"\b(?:what|which)\s+(?:" + _SKIPPED + r"\s+)*([A-Za-z][\w-]*)", re.IGNORECASE)
 # A part that asks for a number; "how common/often" asks for a frequency, which words answer too.

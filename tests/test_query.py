@@ -23,6 +23,7 @@ def test_shorthand_and_typos_are_read_as_words(qa):
     ("What did the chest x-ray show in the 30-year-old?", URMC),
     ("According to the outline, what two processes lead to EMH?", OUTLINE),
     ("What does the FAQ say about treatment?", FAQ),
+    ("According to the “reference-book outline”. how does it define it?", OUTLINE),  # a follow-up's rewrite
     ("What did the MRI show?", None),  # no patient, no document named
     ("Is EMH common in thalassemia patients?", None),  # patients in general, not one case
 ])
