@@ -21,7 +21,7 @@ def load(config: Config | None = None, **options):
     return _load(config, **options)
 
 
-def prepare_index(config: Config | None = None, **options) -> dict:
+def prepare_index(config: Config | None = None, **options):
     """Build the index if it is missing or stale (``rebuild=True`` forces it); returns its manifest."""
     from .pipeline import prepare_index as _prepare
 

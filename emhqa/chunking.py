@@ -5,6 +5,12 @@ from collections.abc import Iterable
 
 from .types import Chunk, Section, Span
 
+# The version of the chunks a corpus gives: its parsing, sentence splitting and chunking, and the text
+# each chunk is embedded as (``Chunk.embed_text``). An index records it, and an index made with another
+# version is stale. tests/test_chunking.py pins a hash of the chunks of the real corpus (read by every
+# parser) with it: a change to them fails that test until this is raised and the new hash is pinned.
+CHUNKING_VERSION = 1
+
 
 def chunk_sections(texts: dict[str, str], sections: Iterable[Section], max_chars: int) -> list[Chunk]:
     """Greedy sentence packing; a sentence longer than ``max_chars`` becomes a chunk of its own."""

@@ -200,12 +200,11 @@ def _index(args) -> int:
     config = Config()
     index = open_index(config, shared_embedder(config), rebuild=getattr(args, "rebuild", False),
                        progress=lambda message: print(message, file=sys.stderr))
-    counts = index.manifest["counts"]
-    embedded = index.manifest.get("embedded", {})
-    print(f"index ready in {config.index_dir}: {counts['chunks']} chunks, {counts['sentences']} sentences "
-          f"from {counts['documents']} documents (built {index.manifest['built_at']}; "
-          f"{embedded.get('computed', '?')} texts embedded, {embedded.get('reused', 0)} reused)")
-    for name, reason in index.manifest["skipped"].items():
+    manifest = index.manifest
+    print(f"index ready in {config.index_dir}: {manifest.chunk_count} chunks, {manifest.sentence_count} sentences "
+          f"from {len(manifest.documents)} documents (built {manifest.built_at}; "
+          f"{'?' if manifest.embedded is None else manifest.embedded} texts embedded, {manifest.reused} reused)")
+    for name, reason in manifest.skipped.items():
         print(f"skipped {name}: {reason}")
     return 0
 

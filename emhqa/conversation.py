@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .index import IndexedDocument
 from .query import ASKING_WORDS, QUESTION_WORDS, QueryAnalyzer, drop_words
 from .text import tokens
 from .types import Answer
@@ -75,10 +76,10 @@ class Turn:
 class Condenser:
     """Rewrites a follow-up into a standalone question from the previous standalone question."""
 
-    def __init__(self, analyzer: QueryAnalyzer, encoder, documents: Sequence[dict], similar: float = 0.25):
+    def __init__(self, analyzer: QueryAnalyzer, encoder, documents: Sequence[IndexedDocument], similar: float = 0.25):
         self.analyzer, self.encoder, self.similar = analyzer, encoder, similar
-        self.names = {d["source"]: self._name(d["title"]) for d in documents}
-        self.cases = [d["source"] for d in documents if d["kind"] == "case"]
+        self.names = {d.source: self._name(d.title) for d in documents}
+        self.cases = [d.source for d in documents if d.kind == "case"]
 
     def standalone(self, question: str, previous: str | None) -> str:
         """``question`` as a question that stands alone, given the previous turn's standalone question."""

@@ -64,15 +64,15 @@ class Gold:
 def faq_gold(qa) -> tuple[list[tuple[str, str, str]], list[str]]:
     """(source, question, answer) for every answered FAQ entry, and the unanswered questions."""
     pairs, unanswered = [], []
-    for doc in qa.index.manifest["documents"]:
-        if doc["kind"] != "faq":
+    for doc in qa.index.manifest.documents:
+        if doc.kind != "faq":
             continue
-        text = qa.texts[doc["source"]]
+        text = qa.texts[doc.source]
         for entry in faq_entries(text):
             if entry.answer is None:
                 unanswered.append(entry.question.text)
             else:
-                pairs.append((doc["source"], entry.question.text, entry.answer.text))
+                pairs.append((doc.source, entry.question.text, entry.answer.text))
     return pairs, unanswered
 
 
@@ -138,8 +138,8 @@ def provenance(qa, questions: Path) -> dict:
     from . import __version__
 
     manifest = qa.index.manifest
-    return {"emhqa": __version__, "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "model": manifest["model_id"],
-            "corpus": manifest["corpus"], "index_built_at": manifest["built_at"],
+    return {"emhqa": __version__, "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "model": manifest.model_id,
+            "corpus": dict(manifest.corpus), "index_built_at": manifest.built_at,
             "questions": {"file": str(questions), "sha256": hashlib.sha256(questions.read_bytes()).hexdigest()}}
 
 

@@ -14,6 +14,7 @@ from langchain_core.tools import StructuredTool, ToolException
 from pydantic import BaseModel, Field
 
 from .errors import EmhqaError, QuestionError
+from .index import IndexedDocument
 from .pipeline import validate_question
 from .types import Answer, Passage
 
@@ -34,11 +35,12 @@ def document_id(passage: Passage) -> str:
     return f"{passage.chunk.source}:{passage.chunk.start}-{passage.chunk.end}"
 
 
-def to_document(passage: Passage, documents: dict[str, dict[str, Any]]) -> Document:
+def to_document(passage: Passage, documents: dict[str, IndexedDocument]) -> Document:
     """One retrieved passage as a Document; ``documents`` maps a source to its manifest entry."""
-    chunk, about = passage.chunk, documents.get(passage.chunk.source, {})
+    chunk, about = passage.chunk, documents.get(passage.chunk.source)
     return Document(id=document_id(passage), page_content=chunk.text,
-                    metadata={"source": chunk.source, "title": about.get("title"), "kind": about.get("kind"),
+                    metadata={"source": chunk.source, "title": about.title if about else None,
+                              "kind": about.kind if about else None,
                               "section": chunk.section, "start": chunk.start, "end": chunk.end,
                               "score": passage.score, "dense_score": passage.dense_score,
                               "lexical_score": passage.lexical_score})
@@ -64,7 +66,7 @@ class EmhqaRetriever(BaseRetriever):
                                 k: int | None = None) -> list[Document]:
         question = validate_question(query)
         count = checked_k(self.k if k is None else k)
-        documents = {d["source"]: d for d in self.retriever.index.manifest["documents"]}
+        documents = {d.source: d for d in self.retriever.index.manifest.documents}
         return [to_document(p, documents) for p in self.retriever.retrieve(question, count)]
 
 

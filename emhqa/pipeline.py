@@ -15,7 +15,7 @@ from .embedding import shared_embedder
 from .errors import EmhqaError, GeneratorError, QuestionError
 from .evidence import Evidence, Selection
 from .generation import Draft, Generator, available, make_generator
-from .index import Index, Progress, check_chunks, open_index
+from .index import Index, IndexManifest, Progress, check_chunks, open_index
 from .query import QueryAnalyzer
 from .retrieval import Exclude, HybridRetriever, Mode
 from .text import clean_question
@@ -50,7 +50,7 @@ class QA:
         self.config, self.index, self.encoder, self.texts = config, index, encoder, texts
         check_chunks(index.chunks, texts)  # nothing the files do not say can be quoted
         self.analyzer = QueryAnalyzer(index)
-        self.condenser = Condenser(self.analyzer, encoder, index.manifest["documents"])
+        self.condenser = Condenser(self.analyzer, encoder, index.manifest.documents)
         self.retriever = HybridRetriever(index, encoder, config, analyzer=self.analyzer)
         self.evidence = Evidence(index, self.analyzer, encoder, texts,
                                  Selection(max_sentences=config.max_answer_sentences))
@@ -172,10 +172,10 @@ class QA:
     def build_info(self) -> dict:
         """What the loaded index was built from, for display."""
         manifest = self.index.manifest
-        return {"documents": [d["title"] for d in manifest["documents"]],
-                "chunks": manifest["counts"]["chunks"], "model": manifest["model_id"],
-                "built_at": manifest["built_at"],
-                "skipped": manifest.get("skipped", {})}
+        return {"documents": [d.title for d in manifest.documents],
+                "chunks": manifest.chunk_count, "model": manifest.model_id,
+                "built_at": manifest.built_at,
+                "skipped": dict(manifest.skipped)}
 
     def _abstention(self, question: str, passages: Sequence[Passage], details: AnswerDetails,
                     started: float) -> Answer:
@@ -184,7 +184,7 @@ class QA:
 
 
 def prepare_index(config: Config | None = None, *, rebuild: bool = False,
-                  progress: Progress | None = None) -> dict:
+                  progress: Progress | None = None) -> IndexManifest:
     """Build the index when it is missing, stale or ``rebuild`` is asked; returns its manifest."""
     config = config or Config()
     return open_index(config, shared_embedder(config), rebuild=rebuild, progress=progress).manifest

@@ -21,12 +21,13 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
-from .index import Index
+from .index import Index, IndexedDocument
 from .shorthand import expand_shorthand
 from .text import expand_abbreviations, find_abbreviations, tokens
 
@@ -112,8 +113,8 @@ class QueryAnalyzer:
         for chunk in index.chunks:
             for short, long_form in find_abbreviations(chunk.text).items():
                 self.abbreviations.setdefault(short, long_form)
-        documents = index.manifest["documents"]
-        titles = [frozenset(tokens(d["title"])) for d in documents]
+        documents = index.manifest.documents
+        titles = [frozenset(tokens(d.title)) for d in documents]
         topic = frozenset.intersection(*titles) if len(titles) > 1 else frozenset()
         topic |= {short for short, long_form in self.abbreviations.items()
                   if set(tokens(long_form)) <= topic and topic}
@@ -125,17 +126,17 @@ class QueryAnalyzer:
         self.rarity = {t: math.log((len(index.chunks) + 1) / (chunk_df[t] + 0.5))
                        for terms in self.naming.values() for t in terms}
         counts = Counter(w.lower() for c in index.chunks for w in _WORD.findall(f"{c.section} {c.text}"))
-        counts.update(w.lower() for d in documents for w in _WORD.findall(f"{d['title']} {d.get('publisher') or ''}"))
+        counts.update(w.lower() for d in documents for w in _WORD.findall(f"{d.title} {d.publisher or ''}"))
         self.words = sorted(counts)
         self.known = frozenset(t for w in self.words for t in tokens(w))
         self.analyze = lru_cache(maxsize=4096)(self._analyze)
 
-    def _identities(self, index: Index, documents: list[dict]) -> dict[str, frozenset[str]]:
+    def _identities(self, index: Index, documents: Sequence[IndexedDocument]) -> dict[str, frozenset[str]]:
         """Case source -> the tokens of its title, publisher and presentation sections."""
         raw: dict[str, set[str]] = {}
         for d in documents:
-            if d["kind"] == "case":
-                raw[d["source"]] = set(tokens(f"{d['title']} {d.get('publisher') or ''}"))
+            if d.kind == "case":
+                raw[d.source] = set(tokens(f"{d.title} {d.publisher or ''}"))
         for chunk in index.chunks:
             if chunk.source in raw and chunk.section.lower() in IDENTITY_SECTIONS:
                 raw[chunk.source].update(tokens(chunk.text))
@@ -148,14 +149,14 @@ class QueryAnalyzer:
         return {source: frozenset(t for t in terms if shared[t] == 1) - CASE_WORDS
                 for source, terms in identities.items()}
 
-    def _titled(self, documents: list[dict], used: frozenset[str]) -> dict[str, frozenset[str]]:
+    def _titled(self, documents: Sequence[IndexedDocument], used: frozenset[str]) -> dict[str, frozenset[str]]:
         """Non-case source -> its kind and the words of its title the corpus text never uses, when no
         other document's title or kind has them ("outline", "reference-book", "FAQ")."""
-        words = {d["source"]: (frozenset(tokens(d["title"])) - used | frozenset(tokens(d["kind"]))) - self.topic
+        words = {d.source: (frozenset(tokens(d.title)) - used | frozenset(tokens(d.kind))) - self.topic
                  for d in documents}
         shared = Counter(t for terms in words.values() for t in terms)
-        return {d["source"]: frozenset(t for t in words[d["source"]] if shared[t] == 1)
-                for d in documents if d["kind"] != "case"}
+        return {d.source: frozenset(t for t in words[d.source] if shared[t] == 1)
+                for d in documents if d.kind != "case"}
 
     def correct(self, text: str) -> str:
         """Words the corpus never uses replaced by a corpus word one or two typos away."""

@@ -98,7 +98,7 @@ def test_manifest_entries_outside_the_corpus_are_skipped_and_never_indexed(corpu
                             **{name: {"title": "Bad", "kind": "faq"} for name in bad}})
     build = build_index(Config(corpus_dir=corpus, index_dir=tmp_path / "index"), embedder)
     index = load_index(build)
-    assert set(index.manifest["skipped"]) == set(bad)
+    assert set(index.manifest.skipped) == set(bad)
     assert {chunk.source for chunk in index.chunks} == {"known.md"}
     assert not any("secret" in chunk.text for chunk in index.chunks)
 
@@ -206,7 +206,7 @@ def test_a_failed_index_build_leaves_no_staging_folder(corpus, tmp_path, embedde
     def full_disk(*args) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("emhqa.index.faiss.write_index", full_disk)
+    monkeypatch.setattr("emhqa.index.store.faiss.write_index", full_disk)
     with pytest.raises(OSError):
         build_index(Config(corpus_dir=corpus, index_dir=tmp_path / "index"), embedder)
     assert list((tmp_path / "index").glob("build-*")) == []

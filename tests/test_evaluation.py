@@ -104,7 +104,7 @@ def test_a_users_own_question_file_is_scored_with_provenance(qa, tmp_path):
     report = evaluate(qa, ("dev", "off-topic"), modes=("hybrid",), questions=path)
     assert report["regimes"]["dev"]["hybrid"]["n"] == 1 and report["regimes"]["off-topic"]["hybrid"]["n"] == 1
     assert report["provenance"]["questions"]["file"] == str(path) and report["provenance"]["corpus"]
-    assert report["provenance"]["model"] == qa.index.manifest["model_id"]
+    assert report["provenance"]["model"] == qa.index.manifest.model_id
     path.write_text('{"question": "no gold and no refusal"}\n', encoding="utf-8")
     with pytest.raises(Exception, match="line 1: not a question row"):
         read_questions(path)

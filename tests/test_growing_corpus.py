@@ -44,8 +44,8 @@ def test_an_added_markdown_case_report_answers_a_question_only_it_covers(user_co
     assert "reused" in capsys.readouterr().out
     assert (user_corpus.corpus_dir / "my-case.md").read_bytes() == CASE.encode()
     qa = load(user_corpus)
-    embedded = qa.index.manifest["embedded"]
-    assert 0 < embedded["computed"] < 20 < embedded["reused"]  # only the new file was embedded
+    manifest = qa.index.manifest
+    assert manifest.embedded is not None and 0 < manifest.embedded < 20 < manifest.reused  # only the new file was embedded
     answer = qa.ask(QUESTION)
     assert not answer.abstained
     assert answer.citations[0].source == "my-case.md" and answer.citations[0].section == "Outcome"

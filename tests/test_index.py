@@ -4,9 +4,10 @@ import logging
 import numpy as np
 import pytest
 
+from emhqa.chunking import CHUNKING_VERSION
 from emhqa.config import Config
 from emhqa.errors import IndexDamagedError
-from emhqa.index import FILES, build_index, current_build, load_index, open_index
+from emhqa.index import FILES, IndexManifest, build_index, current_build, load_index, open_index
 
 
 @pytest.fixture
@@ -26,6 +27,9 @@ def test_round_trip_keeps_chunks_vectors_and_build_metadata(config, embedder):
     vectors = index.dense.reconstruct_n(0, index.dense.ntotal)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     assert not list(config.index_dir.glob("*.tmp"))
+    assert IndexManifest.read(build) == index.manifest and index.manifest.chunking_version == CHUNKING_VERSION
+    index.manifest.write(config.index_dir)
+    assert json.loads((config.index_dir / "manifest.json").read_text()) == manifest
 
 
 def test_missing_index_is_built_on_first_open(config, embedder):
@@ -54,6 +58,27 @@ def test_index_of_another_model_is_stale(config, embedder, caplog):
     assert "some-other-model" in caplog.text
 
 
+def test_index_of_another_chunking_version_is_stale(config, embedder, caplog):
+    build = build_index(config, embedder)
+    manifest = json.loads((build / "manifest.json").read_text())
+    manifest["chunking"]["version"] = CHUNKING_VERSION - 1
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    with caplog.at_level(logging.WARNING):
+        index = open_index(config, embedder)
+    assert "parsing or chunking code changed" in caplog.text
+    assert index.manifest.chunking_version == CHUNKING_VERSION
+
+
+@pytest.mark.parametrize("field", ["dimension", "documents", "files"])
+def test_a_manifest_without_a_field_is_reported_as_damage(config, embedder, field):
+    build = build_index(config, embedder)
+    manifest = json.loads((build / "manifest.json").read_text())
+    del manifest[field]
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexDamagedError, match=f"unknown format.*{field}.*emhqa index --rebuild"):
+        open_index(config, embedder)
+
+
 @pytest.mark.parametrize("name", FILES)
 def test_damaged_or_missing_files_raise_an_error_naming_the_rebuild(config, embedder, name):
     build = build_index(config, embedder)
@@ -80,7 +105,7 @@ def test_a_failed_build_leaves_the_previous_index_loadable(config, embedder, mon
     def explode(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("emhqa.index.faiss.write_index", explode)
+    monkeypatch.setattr("emhqa.index.store.faiss.write_index", explode)
     with pytest.raises(RuntimeError):
         build_index(config, embedder)
     assert current_build(config.index_dir) == good

@@ -50,12 +50,12 @@ def test_invoke_k_overrides_the_constructor_k_for_one_call(retriever):
 
 def test_documents_carry_a_stable_id_title_kind_offsets_and_scores(qa, retriever):
     documents = retriever.invoke(QUESTION)
-    about = {d["source"]: d for d in qa.index.manifest["documents"]}
+    about = {d.source: d for d in qa.index.manifest.documents}
     for document in documents:
         meta = document.metadata
         assert document.id == f"{meta['source']}:{meta['start']}-{meta['end']}"
         assert document.page_content == qa.texts[meta["source"]][meta["start"]:meta["end"]]
-        assert (meta["title"], meta["kind"]) == (about[meta["source"]]["title"], about[meta["source"]]["kind"])
+        assert (meta["title"], meta["kind"]) == (about[meta["source"]].title, about[meta["source"]].kind)
         assert meta["section"] and meta["score"] > 0
         assert {"dense_score", "lexical_score"} <= set(meta)
     assert len({d.id for d in documents}) == len(documents)

@@ -92,11 +92,11 @@ def test_unusable_corpus_files_are_skipped_by_name_and_recorded_in_the_index(cor
     (corpus_copy / "manifest.json").write_text(json.dumps(manifest))
     with caplog.at_level(logging.WARNING):
         build = build_index(Config(corpus_dir=corpus_copy, index_dir=tmp_path / "index"), embedder)
-    skipped = load_index(build).manifest["skipped"]
+    skipped = load_index(build).manifest.skipped
     assert set(skipped) == {"scan.txt", "huge.txt", "empty.txt", "gone.txt", "stray.md"}
     assert "binary" in skipped["scan.txt"] and "too large" in skipped["huge.txt"]
     assert all(name in caplog.text for name in skipped)
-    assert load_index(build).manifest["counts"]["documents"] == 5
+    assert len(load_index(build).manifest.documents) == 5
 
 
 # ---- index faults -------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ def test_a_damaged_index_is_detected_before_faiss_reads_it_and_names_the_rebuild
     build = current_build(index_config.index_dir)
     FAULTS[fault](build)
     read = []
-    monkeypatch.setattr("emhqa.index.faiss.read_index", lambda path: read.append(path))
+    monkeypatch.setattr("emhqa.index.store.faiss.read_index", lambda path: read.append(path))
     with pytest.raises(IndexDamagedError, match="emhqa index --rebuild"):
         open_index(index_config, embedder)
     assert read == []  # faiss never saw a file whose hash does not match
@@ -161,7 +161,7 @@ def test_an_index_from_another_model_is_never_used(index_config, embedder, caplo
     (build / "manifest.json").write_text(json.dumps(manifest))
     with caplog.at_level(logging.WARNING):
         index = open_index(index_config, embedder)
-    assert "some-other-model" in caplog.text and index.manifest["model_id"] == embedder.model_id
+    assert "some-other-model" in caplog.text and index.manifest.model_id == embedder.model_id
 
 
 BUILD_SCRIPT = """
