@@ -142,10 +142,10 @@ class Evidence:
 
     def _family(self, term: str) -> frozenset[str]:
         """``term`` and the corpus tokens that differ from it only by a short ending the stemmer left
-        ("diagnos" of diagnosed, "diagnosi"): a prefix of 6 or more."""
-        if len(term) < 6:
+        ("diagnos" of diagnosed, "diagnosi"; "defin" of define, "definit"): a prefix of 5 or more."""
+        if len(term) < 5:
             return frozenset({term})
-        stem = term[:6]
+        stem = term[:5]
         at = bisect.bisect_left(self._vocabulary, stem)
         family = {term}
         while at < len(self._vocabulary) and self._vocabulary[at].startswith(stem):
