@@ -66,6 +66,9 @@ class Corpus:
     hashes: dict[str, str]  # sha256 of every file the build depends on, manifest included
 
     def document(self, source: str) -> Document:
+        """The document stored as ``source`` (KeyError if none). The library looks documents up by
+        index instead; this stays as the public way to read one file's sections, which the parsing
+        and corpus-safety tests use."""
         for doc in self.documents:
             if doc.source == source:
                 return doc

@@ -19,7 +19,7 @@ from .index import Index, IndexManifest, Progress, check_chunks, open_index
 from .query import QueryAnalyzer
 from .retrieval import Exclude, HybridRetriever, Mode
 from .text import clean_question
-from .types import NOT_COVERED, Answer, AnswerDetails, Citation, Passage
+from .types import NOT_COVERED_ANSWER, Answer, AnswerDetails, Citation, Passage
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +57,14 @@ class QA:
         self.abstention = abstention or AbstentionModel.load()
         self.default_generator = generator
         self._generators: dict[str, Generator] = {}
-        self.generator(generator)  # fail early on an unknown name
+        self.generator_named(generator)  # fail early on an unknown name
 
     @property
     def generators(self) -> list[str]:
         return available()
 
-    def generator(self, name: str) -> Generator:
+    def generator_named(self, name: str) -> Generator:
+        """The generator registered as ``name`` (``generation.make_generator``), made once per QA."""
         if name not in self._generators:
             self._generators[name] = make_generator(name, config=self.config, evidence=self.evidence,
                                                     encoder=self.encoder)
@@ -129,13 +130,13 @@ class QA:
         self.analyzer.analyze.cache_clear()
         self.evidence.assess.cache_clear()
 
-    def _standalone(self, question: str, previous: str | None, generator: str) -> str:
+    def _standalone(self, question: str, previous: str | None, name: str) -> str:
         """The follow-up as a standalone question: the offline rewrite decides whether it is one, and a
         generator with a chat model may phrase it (falling back to the offline rewrite)."""
         rewritten = self.condenser.standalone(question, previous)
         if rewritten == question or previous is None:
             return question
-        condensed = self.generator(generator).condense(question, previous, rewritten)
+        condensed = self.generator_named(name).condense(question, previous, rewritten)
         return validate_question(condensed) if condensed else rewritten
 
     def _previous(self, history: Sequence[Answer | str]) -> str | None:
@@ -149,7 +150,7 @@ class QA:
 
     def _generate(self, name: str, question: str, passages: Sequence[Passage],
                   on_token: Callable[[str], None] | None) -> Draft:
-        generator = self.generator(name)
+        generator = self.generator_named(name)
         try:
             if on_token is None:
                 return generator.generate(question, passages)
@@ -179,7 +180,7 @@ class QA:
 
     def _abstention(self, question: str, passages: Sequence[Passage], details: AnswerDetails,
                     started: float) -> Answer:
-        return Answer(question, NOT_COVERED, True, (), tuple(passages),
+        return Answer(question, NOT_COVERED_ANSWER, True, (), tuple(passages),
                       details=replace(details, seconds=time.perf_counter() - started))
 
 

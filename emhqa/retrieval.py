@@ -1,6 +1,7 @@
 """Hybrid retrieval: FAISS dense search and BM25 lexical search fused by reciprocal rank fusion."""
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable
 from typing import Literal, Protocol
@@ -21,6 +22,13 @@ MODES: tuple[Mode, ...] = ("hybrid", "dense", "lexical")
 Exclude = Callable[[Chunk], bool]
 
 
+def _checked(mode: Mode) -> Mode:
+    """``mode``, or ValueError when it is not one of ``MODES`` (a Literal is not checked at run time)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
+    return mode
+
+
 class QueryEncoder(Protocol):
     def encode_query(self, text: str) -> np.ndarray:
         """The unit-length vector of one question."""
@@ -31,9 +39,7 @@ class HybridRetriever:
 
     def __init__(self, index: Index, encoder: QueryEncoder, config: Config, mode: Mode = "hybrid",
                  analyzer: QueryAnalyzer | None = None):
-        if mode not in MODES:
-            raise ValueError(f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
-        self.index, self.encoder, self.config, self.mode = index, encoder, config, mode
+        self.index, self.encoder, self.config, self.mode = index, encoder, config, _checked(mode)
         self.analyzer = analyzer or QueryAnalyzer(index)
         self._bm25 = bm25s.BM25()
         self._bm25.index([tokens(c.embed_text) or [""] for c in index.chunks], show_progress=False)
@@ -42,8 +48,9 @@ class HybridRetriever:
         self._topic = mean_direction(self._vectors)
 
     def with_mode(self, mode: Mode) -> "HybridRetriever":
-        other = object.__new__(HybridRetriever)
-        other.__dict__.update(self.__dict__, mode=mode)
+        """This retriever searching in ``mode``: a shallow copy sharing the built BM25 index and vectors."""
+        other = copy.copy(self)
+        other.mode = _checked(mode)
         return other
 
     def _allowed(self, exclude: Exclude | None) -> np.ndarray:

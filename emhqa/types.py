@@ -100,7 +100,7 @@ class Draft:
 ANSWER_SCHEMA = 2  # version of Answer.to_dict: 2 added answered_as, probability, warnings, not_covered
 NOT_MEDICAL_ADVICE = ("For information only, not medical advice: decisions about a patient "
                       "belong to a qualified clinician.")
-NOT_COVERED = "The sources in this corpus do not cover this question, so I cannot answer it."
+NOT_COVERED_ANSWER = "The sources in this corpus do not cover this question, so I cannot answer it."
 
 
 @dataclass(frozen=True)

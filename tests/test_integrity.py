@@ -17,7 +17,7 @@ from emhqa.errors import IndexDamagedError
 from emhqa.generation import Claim, Draft, Generator, register
 from emhqa.index import build_index
 from emhqa.pipeline import load
-from emhqa.types import NOT_COVERED, Span
+from emhqa.types import NOT_COVERED_ANSWER, Span
 from conftest import CORPUS
 
 CORRUPTION_EXAMPLES = 300  # RELIABILITY.md reports this count
@@ -31,7 +31,7 @@ def assert_verbatim(answer, texts: dict[str, str]) -> None:
     for citation in answer.citations:
         assert texts[citation.source][citation.start:citation.end] == citation.quote
     if answer.abstained or not answer.citations:
-        assert answer.abstained and answer.text == NOT_COVERED
+        assert answer.abstained and answer.text == NOT_COVERED_ANSWER
         return
     markers = "|".join(str(c.marker) for c in answer.citations)
     claims = re.findall(rf"(.+?) \[({markers})\](?: |$)", answer.text)

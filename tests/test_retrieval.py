@@ -26,6 +26,12 @@ def test_paraphrases_match_densely(qa):
     assert (FAQ, "Is extramedullary hematopoiesis cancerous?") in top(qa, "Can blood production outside the marrow be a cancer?", 5, mode="dense")
 
 
+def test_a_mode_copy_is_checked_and_leaves_the_retriever_as_it_was(qa):
+    with pytest.raises(ValueError, match="unknown retrieval mode"):
+        qa.retriever.with_mode("semantic")
+    assert qa.retriever.with_mode("dense").mode == "dense" and qa.retriever.mode == "hybrid"
+
+
 def test_abbreviations_defined_in_the_corpus_are_expanded(qa):
     assert qa.analyzer.abbreviations["emh"].lower() == "extramedullary hematopoiesis"
     assert qa.analyzer.analyze("Define EMH.").searches[0].lower() == "define emh. (extramedullary hematopoiesis)"
