@@ -20,7 +20,7 @@ from emhqa.conversation import to_markdown
 from emhqa.errors import EmhqaError, QuestionError
 from emhqa.freshness import fingerprint
 from emhqa.pipeline import QA, validate_question
-from emhqa.render import escape_markdown, highlighted
+from emhqa.render import escape_markdown, highlighted, section_context
 
 EXAMPLES = ("How is extramedullary hematopoiesis treated?", "Do EMH masses calcify?",
             "What is the differential diagnosis of a paraspinal mass?")
@@ -94,7 +94,7 @@ def answer_entry(qa: QA, question: str, k: int, generator: str, tokens: list[str
     citation's source title and section text (a worker's job)."""
     result = qa.ask(question, k=k, generator=generator, on_token=tokens.append, history=history)
     titles = qa.index.titles
-    sources = [{"title": titles.get(c.source, c.source), "context": qa.section_context(c)}
+    sources = [{"title": titles.get(c.source, c.source), "context": section_context(c, qa.index.chunks, qa.texts)}
                for c in result.citations]
     return {"question": question, "answer": result, "sources": sources}
 
@@ -247,11 +247,12 @@ generator = st.sidebar.selectbox("Answer generator", qa.generators, index=qa.gen
 k = st.sidebar.slider("Passages to retrieve", 1, 10, 5)
 show_passages = st.sidebar.toggle("Show retrieved passages and scores")
 st.sidebar.button("Clear chat", disabled=not (history or queue), on_click=clear)
-info = qa.build_info()
+manifest = qa.index.manifest  # typed (IndexManifest): shown as it is, no display dict in between
 with st.sidebar.expander("Index build"):
-    st.markdown("\n".join(f"- {escape_markdown(title)}" for title in info["documents"]))
-    st.caption(escape_markdown(f"{info['chunks']} chunks · model {info['model']} · built {info['built_at']}"))
-    for name, reason in info["skipped"].items():
+    st.markdown("\n".join(f"- {escape_markdown(document.title)}" for document in manifest.documents))
+    st.caption(escape_markdown(f"{manifest.chunk_count} chunks · model {manifest.model_id} · "
+                               f"built {manifest.built_at}"))
+    for name, reason in manifest.skipped.items():
         st.caption(escape_markdown(f"skipped {name}: {reason}"))
 
 for number, entry in enumerate(history):

@@ -19,7 +19,7 @@ from .index import Index, IndexManifest, Progress, check_chunks, open_index
 from .query import QueryAnalyzer
 from .retrieval import Exclude, HybridRetriever, Mode
 from .text import clean_question
-from .types import NOT_COVERED_ANSWER, Answer, AnswerDetails, Citation, Passage
+from .types import NOT_COVERED_ANSWER, Answer, AnswerDetails, Passage
 
 log = logging.getLogger(__name__)
 
@@ -161,22 +161,6 @@ class QA:
             log.exception("generator %s failed", name)
             raise GeneratorError(f"the {name!r} generator failed ({type(exc).__name__}: {exc}); "
                                  "try another generator") from exc
-
-    def section_context(self, citation: Citation) -> tuple[str, str, str]:
-        """The cited section's file text as (before the quote, the quote, after it)."""
-        chunks = [c for c in self.index.chunks if c.source == citation.source and c.section == citation.section]
-        text = self.texts[citation.source]
-        start = min([c.start for c in chunks] + [citation.start])
-        end = max([c.end for c in chunks] + [citation.end])
-        return text[start:citation.start], text[citation.start:citation.end], text[citation.end:end]
-
-    def build_info(self) -> dict:
-        """What the loaded index was built from, for display."""
-        manifest = self.index.manifest
-        return {"documents": [d.title for d in manifest.documents],
-                "chunks": manifest.chunk_count, "model": manifest.model_id,
-                "built_at": manifest.built_at,
-                "skipped": dict(manifest.skipped)}
 
     def _abstention(self, question: str, passages: Sequence[Passage], details: AnswerDetails,
                     started: float) -> Answer:
