@@ -18,7 +18,8 @@ import emhqa
 from emhqa import feedback
 from emhqa.conversation import to_markdown
 from emhqa.errors import EmhqaError, QuestionError
-from emhqa.freshness import fingerprint
+from emhqa.freshness import fingerprint, open_with_fingerprint
+from emhqa.index import Index
 from emhqa.pipeline import QA, validate_question
 from emhqa.render import escape_markdown, highlighted, section_context
 
@@ -41,10 +42,11 @@ class Job:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def pipeline(key: str, _config: emhqa.Config) -> QA:
+def pipeline(key: str, _config: emhqa.Config, _index: Index | None = None) -> QA:
     """One loaded pipeline per server, configuration and corpus state (``key``), shared by every
-    session. It writes nothing to the page: Streamlit would replay such output on every later call."""
-    return emhqa.load(_config)
+    session, on ``_index`` when it was just opened (else the index is opened here). It writes nothing
+    to the page: Streamlit would replay such output on every later call."""
+    return emhqa.load(_config, index=_index)
 
 
 @st.cache_resource(show_spinner=False)
@@ -66,9 +68,9 @@ def load(config: emhqa.Config, rebuild: bool = False) -> QA:
              else "Loading the model and the index (a first run builds the index)...")
     with st.status(label, expanded=True) as status:
         try:
-            emhqa.prepare_index(config, rebuild=rebuild, progress=status.write)
-            loaded = (repr(config), fingerprint(config))  # after a build, which writes a new CURRENT
-            qa = pipeline("".join(loaded), config)
+            index, stamp = open_with_fingerprint(config, rebuild=rebuild, progress=status.write)
+            loaded = (repr(config), stamp)
+            qa = pipeline("".join(loaded), config, index)
         except EmhqaError:
             status.update(label="The index could not be loaded", state="error")
             raise

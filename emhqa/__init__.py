@@ -21,13 +21,15 @@ def load(config: Config | None = None, **options):
     return _load(config, **options)
 
 
-def prepare_index(config: Config | None = None, **options):
-    """Build the index if it is missing or stale (``rebuild=True`` forces it); returns its manifest."""
-    from .pipeline import prepare_index as _prepare
+def open_index(config: Config | None = None, **options):
+    """The verified index of the default corpus (``emhqa.index.open_index``): built if it is missing or
+    stale, or with ``rebuild=True``; ``progress`` receives the build's messages. ``load(index=...)``
+    takes it."""
+    from .index import open_index as _open
 
-    return _prepare(config, **options)
+    return _open(config or Config(), **options)
 
 
 __all__ = ["Answer", "AnswerDetails", "Chunk", "Citation", "Config", "ConfigError", "CorpusError", "EmhqaError",
            "GeneratorError", "IndexDamagedError", "IndexWriteError", "Passage", "QuestionError", "Section", "load",
-           "prepare_index"]
+           "open_index"]

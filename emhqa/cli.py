@@ -193,12 +193,11 @@ def _lines(interactive: bool):
 
 
 def _index(args) -> int:
-    from .embedding import shared_embedder
     from .config import Config
     from .index import open_index
 
     config = Config()
-    index = open_index(config, shared_embedder(config), rebuild=getattr(args, "rebuild", False),
+    index = open_index(config, rebuild=getattr(args, "rebuild", False),
                        progress=lambda message: print(message, file=sys.stderr))
     manifest = index.manifest
     print(f"index ready in {config.index_dir}: {manifest.chunk_count} chunks, {manifest.sentence_count} sentences "

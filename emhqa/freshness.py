@@ -1,5 +1,6 @@
 """A cheap fingerprint of the corpus folder and the index's current build, so that a long-running
-process (the app) notices when either changed since it loaded them and loads them again."""
+process (the app) notices when either changed since it loaded them and loads them again; and the
+index opened together with the fingerprint it answers for."""
 from __future__ import annotations
 
 import hashlib
@@ -7,7 +8,7 @@ import os
 from pathlib import Path
 
 from .config import Config
-from .index import CURRENT
+from .index import CURRENT, Index, Progress, open_index
 
 
 def _stat_line(name: str, path: Path | os.DirEntry) -> str:
@@ -32,5 +33,19 @@ def fingerprint(config: Config) -> str:
     """Changes whenever a corpus file or the corpus manifest is written, added, removed or replaced,
     or the index's ``CURRENT`` pointer is rewritten (a new build). It reads no file's contents: a
     few ``stat`` calls, cheap enough to check before every question."""
-    lines = _folder_lines(config.corpus_dir) + [_stat_line(CURRENT, config.index_dir / CURRENT)]
+    return _digest(_folder_lines(config.corpus_dir), config)
+
+
+def open_with_fingerprint(config: Config, *, rebuild: bool = False,
+                          progress: Progress | None = None) -> tuple[Index, str]:
+    """The index (``open_index``: built when missing or stale, or when ``rebuild``) and the fingerprint
+    it answers for: the corpus as it was before opening, so that a corpus change made meanwhile shows at
+    the next check, and ``CURRENT`` after it, which a build made here has rewritten."""
+    corpus = _folder_lines(config.corpus_dir)
+    index = open_index(config, rebuild=rebuild, progress=progress)
+    return index, _digest(corpus, config)
+
+
+def _digest(corpus_lines: list[str], config: Config) -> str:
+    lines = corpus_lines + [_stat_line(CURRENT, config.index_dir / CURRENT)]
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()

@@ -15,7 +15,7 @@ from .embedding import shared_embedder
 from .errors import EmhqaError, GeneratorError, QuestionError
 from .evidence import Evidence, Selection
 from .generation import Draft, Generator, available, make_generator
-from .index import Index, IndexManifest, Progress, check_chunks, open_index
+from .index import Index, Progress, check_chunks, open_index
 from .query import QueryAnalyzer
 from .retrieval import Exclude, HybridRetriever, Mode
 from .text import clean_question
@@ -168,18 +168,10 @@ class QA:
                       details=replace(details, seconds=time.perf_counter() - started))
 
 
-def prepare_index(config: Config | None = None, *, rebuild: bool = False,
-                  progress: Progress | None = None) -> IndexManifest:
-    """Build the index when it is missing, stale or ``rebuild`` is asked; returns its manifest."""
+def load(config: Config | None = None, *, index: Index | None = None, rebuild: bool = False,
+         progress: Progress | None = None, generator: str = "extractive") -> QA:
+    """The default corpus and index, ready to ask. ``index``: one already opened for ``config``
+    (``open_index``); otherwise it is opened here (built when missing or stale, or when ``rebuild``)."""
     config = config or Config()
-    return open_index(config, shared_embedder(config), rebuild=rebuild, progress=progress).manifest
-
-
-def load(config: Config | None = None, *, rebuild: bool = False, progress: Progress | None = None,
-         generator: str = "extractive") -> QA:
-    """The default corpus and index, ready to ask; builds the index when missing or stale."""
-    config = config or Config()
-    encoder = shared_embedder(config)
-    index = open_index(config, encoder, rebuild=rebuild, progress=progress)
-    corpus = load_corpus(config.corpus_dir)
-    return QA(config, index, encoder, corpus.texts, generator)
+    index = index or open_index(config, rebuild=rebuild, progress=progress)
+    return QA(config, index, shared_embedder(config), load_corpus(config.corpus_dir).texts, generator)

@@ -175,6 +175,16 @@ def test_a_first_run_without_an_index_builds_it_and_then_answers(tmp_path, monke
     assert app.session_state["history"][0]["answer"].citations
 
 
+def test_loading_the_page_opens_and_verifies_the_index_once(built_config, tmp_path, monkeypatch):
+    from emhqa.index import store
+
+    copied_index(built_config, tmp_path, monkeypatch, built_config.corpus_dir)  # a new index: nothing cached
+    loads, load_index = [], store.load_index
+    monkeypatch.setattr(store, "load_index", lambda build: loads.append(build) or load_index(build))
+    app = AppTest.from_file(APP, default_timeout=300).run()
+    assert not app.exception and len(loads) == 1
+
+
 def copied_index(built_config, tmp_path, monkeypatch, corpus) -> None:
     """Point the app at ``corpus`` and at a copy of the session's index (a changed corpus updates it)."""
     shutil.copytree(built_config.index_dir, tmp_path / "index")

@@ -4,7 +4,8 @@ from __future__ import annotations
 import os
 
 from emhqa.config import Config
-from emhqa.freshness import fingerprint
+from emhqa import freshness
+from emhqa.freshness import fingerprint, open_with_fingerprint
 from emhqa.index import CURRENT
 
 
@@ -30,6 +31,23 @@ def test_the_fingerprint_changes_with_every_corpus_or_index_change_and_only_then
         before = fingerprint(config)
         change()
         assert (fingerprint(config) != before) == changes, what
+
+
+def test_an_index_opened_with_its_fingerprint_is_fresh_after_a_build_and_not_after_a_change_meanwhile(
+        corpus_copy, tmp_path, monkeypatch):
+    config = Config(corpus_dir=corpus_copy, index_dir=tmp_path / "index")
+    index, stamp = open_with_fingerprint(config)  # no index yet: built, CURRENT written
+    assert len(index.chunks) > 20 and stamp == fingerprint(config)
+    opened = freshness.open_index
+
+    def open_while_a_file_is_added(*args, **kwargs):
+        index = opened(*args, **kwargs)
+        (corpus_copy / "added.txt").write_text("x")
+        return index
+
+    monkeypatch.setattr(freshness, "open_index", open_while_a_file_is_added)
+    _, stamp = open_with_fingerprint(config)
+    assert stamp != fingerprint(config)  # the next check loads it again
 
 
 def test_a_missing_corpus_folder_has_a_fingerprint_and_no_error(tmp_path):
