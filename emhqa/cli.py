@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .config import MAX_K
 
 EXIT_ERROR, EXIT_USAGE = 1, 2
 
@@ -27,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question", nargs="?",
                      help="the question; '-' (or none, with input piped) reads it from standard input")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
-    ask.add_argument("-k", type=int, default=5, help="passages to retrieve (1-50, default 5)")
+    ask.add_argument("-k", type=int, default=5, help=f"passages to retrieve (1-{MAX_K}, default 5)")
     ask.add_argument("--generator", default="extractive",
                      help="extractive (default), llm, an entry-point name or package.module:factory")
     ask.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
@@ -35,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     _llm_options(ask)
     chat = commands.add_parser("chat", help="a conversation: follow-up questions build on earlier answers "
                                "(one question per line when input is piped)")
-    chat.add_argument("-k", type=int, default=5, help="passages to retrieve (1-50, default 5)")
+    chat.add_argument("-k", type=int, default=5, help=f"passages to retrieve (1-{MAX_K}, default 5)")
     chat.add_argument("--generator", default="extractive",
                       help="extractive (default), llm, an entry-point name or package.module:factory")
     _llm_options(chat)

@@ -1,4 +1,19 @@
-"""One place for every setting, checked when it is made; the LLM settings when the llm generator is made."""
+"""One place for every setting, checked when it is made (the LLM settings when the llm generator is
+made, the embedding backend when the model is loaded).
+
+Every environment variable emhqa reads is read here, as the default of a setting:
+- ``EMHQA_CORPUS``, ``EMHQA_INDEX``: ``Config.corpus_dir``, ``Config.index_dir``
+- ``EMHQA_MODEL``, ``EMHQA_EMBEDDING_BACKEND``, ``EMHQA_CACHE``: ``Config.model``,
+  ``Config.embedding_backend``, ``Config.cache_dir`` (where the model's ONNX export is kept)
+- ``EMHQA_FEEDBACK``: ``Config.feedback_file``
+- ``EMHQA_LLM_PROVIDER``, ``_MODEL``, ``_BASE_URL``, ``_TEMPERATURE``, ``_TIMEOUT``, ``_MAX_TOKENS``:
+  ``Config.llm`` (``LLMSettings``); ``EMHQA_LLM_API_KEY`` or ``OPENAI_API_KEY``: ``LLMSettings.api_key``
+
+Two sets of fitted numbers stay with the code that applies them, since they are refitted or re-set with
+it rather than chosen per installation: the abstention model (``abstention.json``, refitted by ``emhqa
+tune``) and the LLM support check's rule (``generation.support.SupportRule``, set on hand-written
+paraphrases and applied to a scored sentence).
+"""
 from __future__ import annotations
 
 import math
@@ -16,6 +31,7 @@ CHECKOUT = (REPO_ROOT / "pyproject.toml").is_file()
 BUNDLED_CORPUS = PACKAGE_DIR / "bundled_corpus"
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 MAX_QUESTION_CHARS = 2000
+MAX_K = 50  # the most passages one question may retrieve (QA.ask's k, the CLI's -k, the LangChain retriever's k)
 MAX_LLM_TIMEOUT = 3600  # seconds
 MAX_LLM_TOKENS = 32768
 
@@ -115,8 +131,24 @@ class LLMSettings:
 
 
 @dataclass(frozen=True)
+class Selection:
+    """How answer sentences are chosen (``evidence.Evidence``); set on the tuning half of eval/dev.jsonl
+    (EVALUATION.md). ``Config.selection`` holds it, so these weights are settings like the fusion weights."""
+
+    focus_weight: float = 1.0  # weight of focus overlap next to the topic-free similarity
+    runner_up_margin: float = 0.15  # a same-passage runner-up within this of the best joins it
+    max_sentences: int = 3  # per part, antecedents and parents not counted (an LLM answer's limit too)
+    min_words: int = 2  # one-word lines are quoted only when nothing longer was retrieved
+    head_weight: float = 2.0  # extra weight of a part's head word ("what *symptoms*")
+    related_weight: float = 0.5  # share of a focus word's weight a related word carries (synonyms.py)
+    passage_weight: float = 0.2  # weight of the passage's retrieval score (share of the best passage's)
+    echo_novelty: float = 0.55  # a best sentence with less new word weight than this brings the next one
+
+
+@dataclass(frozen=True)
 class Config:
-    """Paths, model and retrieval settings. ``EMHQA_CORPUS``/``EMHQA_INDEX``/``EMHQA_MODEL`` override.
+    """Paths, model, retrieval and answer-selection settings; environment variables set the defaults
+    of some (see the module's docstring).
 
     The default corpus and index are the repository's ``corpus/`` and ``index/`` in a source checkout;
     installed, the bundled corpus (read-only) and ``index`` in the per-user data folder."""
@@ -136,7 +168,7 @@ class Config:
     rrf_k: int = 5
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
-    max_answer_sentences: int = 3
+    selection: Selection = Selection()
     # Thumbs up/down from the chat UI, appended locally and never sent anywhere; EMHQA_FEEDBACK=off (or
     # None) turns it off.
     feedback_file: Path | None = field(default_factory=lambda: _feedback_file())
@@ -147,7 +179,7 @@ class Config:
         object.__setattr__(self, "index_dir", Path(self.index_dir))
         object.__setattr__(self, "cache_dir", Path(self.cache_dir))
         checks = {"max_chunk_chars": self.max_chunk_chars >= 100, "candidates": self.candidates >= 1,
-                  "rrf_k": self.rrf_k >= 1, "max_answer_sentences": self.max_answer_sentences >= 1,
+                  "rrf_k": self.rrf_k >= 1, "selection.max_sentences": self.selection.max_sentences >= 1,
                   "dense_weight": self.dense_weight >= 0, "lexical_weight": self.lexical_weight >= 0,
                   "model": bool(self.model.strip())}
         bad = [name for name, ok in checks.items() if not ok]

@@ -154,7 +154,7 @@ def _read_file(path: Path, follow_links: bool = False) -> bytes | None:
         raise CorpusError(f"cannot be read ({exc.strerror or exc})") from exc
 
 
-def _manifest(corpus_dir: Path) -> tuple[bytes, dict[str, dict]]:
+def _read_corpus_manifest(corpus_dir: Path) -> tuple[bytes, dict[str, dict]]:
     """The manifest's bytes and its entries (file name -> title, kind, publisher)."""
     path = corpus_dir / MANIFEST
     try:
@@ -193,7 +193,7 @@ def _document(name: str, entry: object, data: bytes) -> Document:
 
 def _read_listed(corpus_dir: Path) -> Corpus:
     """Every file the manifest lists, each read once: the documents are built from the bytes hashed."""
-    manifest, entries = _manifest(corpus_dir)
+    manifest, entries = _read_corpus_manifest(corpus_dir)
     documents, skipped, hashes = [], {}, {MANIFEST: sha256(manifest)}
     for name, entry in sorted(entries.items()):
         try:
@@ -274,7 +274,7 @@ def _changing(corpus_dir: Path) -> Iterator[dict[str, dict]]:
         with FileLock(corpus_dir / LOCK, timeout=LOCK_TIMEOUT_S):
             for leftover in corpus_dir.glob(f"{TEMPORARY_PREFIX}*{TEMPORARY_SUFFIX}"):
                 leftover.unlink(missing_ok=True)
-            yield _manifest(corpus_dir)[1]
+            yield _read_corpus_manifest(corpus_dir)[1]
     except Timeout as exc:
         raise CorpusError(f"another emhqa command kept {corpus_dir} locked for {LOCK_TIMEOUT_S} s; "
                           "try again when it has finished") from exc

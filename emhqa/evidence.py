@@ -28,6 +28,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from .config import Selection
 from .index import Index, mean_direction, without_direction
 from .query import CASE_WORDS, Part, Query, QueryAnalyzer
 from .synonyms import related
@@ -69,20 +70,6 @@ class Assessment:
     answer: tuple[ScoredSentence, ...]  # in reading order, antecedents and parents included
     features: dict[str, float]
     uncovered: tuple[Part, ...] = ()  # parts the retrieved sentences cannot answer (a number none states)
-
-
-@dataclass(frozen=True)
-class Selection:
-    """How answer sentences are chosen; set on the tuning half of eval/dev.jsonl (EVALUATION.md)."""
-
-    focus_weight: float = 1.0  # weight of focus overlap next to the topic-free similarity
-    runner_up_margin: float = 0.15  # a same-passage runner-up within this of the best joins it
-    max_sentences: int = 3  # per part, antecedents and parents not counted
-    min_words: int = 2  # one-word lines are quoted only when nothing longer was retrieved
-    head_weight: float = 2.0  # extra weight of a part's head word ("what *symptoms*")
-    related_weight: float = 0.5  # share of a focus word's weight a related word carries (synonyms.py)
-    passage_weight: float = 0.2  # weight of the passage's retrieval score (share of the best passage's)
-    echo_novelty: float = 0.55  # a best sentence with less new word weight than this brings the next one
 
 
 class Evidence:

@@ -13,6 +13,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from langchain_core.tools import StructuredTool, ToolException
 from pydantic import BaseModel, Field
 
+from .config import MAX_K
 from .errors import EmhqaError, QuestionError
 from .index import IndexedDocument
 from .pipeline import validate_question
@@ -21,7 +22,6 @@ from .types import Answer, Passage
 if TYPE_CHECKING:
     from .pipeline import QA
 
-MAX_K = 50  # the most passages ``QA.ask`` accepts
 TOOL_NAME = "emhqa_answer"
 TOOL_DESCRIPTION = (
     "Answers a question about extramedullary hematopoiesis (EMH) from a fixed corpus of case reports "

@@ -8,12 +8,12 @@ from dataclasses import replace
 
 from .abstention import AbstentionModel
 from .citations import cite
-from .config import MAX_QUESTION_CHARS, Config
+from .config import MAX_K, MAX_QUESTION_CHARS, Config
 from .conversation import Condenser
 from .corpus import load_corpus
 from .embedding import shared_embedder
 from .errors import EmhqaError, GeneratorError, QuestionError
-from .evidence import Evidence, Selection
+from .evidence import Evidence
 from .generation import Draft, Generator, available, make_generator
 from .index import Index, Progress, check_chunks, open_index
 from .query import QueryAnalyzer
@@ -52,8 +52,7 @@ class QA:
         self.analyzer = QueryAnalyzer(index)
         self.condenser = Condenser(self.analyzer, encoder, index.manifest.documents)
         self.retriever = HybridRetriever(index, encoder, config, analyzer=self.analyzer)
-        self.evidence = Evidence(index, self.analyzer, encoder, texts,
-                                 Selection(max_sentences=config.max_answer_sentences))
+        self.evidence = Evidence(index, self.analyzer, encoder, texts, config.selection)
         self.abstention = abstention or AbstentionModel.load()
         self.default_generator = generator
         self._generators: dict[str, Generator] = {}
@@ -98,8 +97,8 @@ class QA:
         LLM's unverified draft: show it as provisional and replace it with the returned answer)."""
         started = time.perf_counter()
         question = validate_question(question)
-        if not 1 <= k <= 50:
-            raise QuestionError("k must be between 1 and 50")
+        if not 1 <= k <= MAX_K:
+            raise QuestionError(f"k must be between 1 and {MAX_K}")
         name = generator or self.default_generator
         standalone = self._standalone(question, self._previous(history), name)
         retriever = self.retriever if mode == "hybrid" else self.retriever.with_mode(mode)

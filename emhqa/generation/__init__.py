@@ -32,7 +32,7 @@ def _llm(**resources) -> Generator:
     config.llm.check()
     return LLMGenerator(make_chat_model(config.llm), SupportChecker(resources["evidence"], resources["encoder"]),
                         fallback=_extractive(**resources), settings=config.llm,
-                        max_sentences=config.max_answer_sentences)
+                        max_sentences=config.selection.max_sentences)
 
 
 REGISTRY: dict[str, Factory] = {"extractive": _extractive, "llm": _llm}
