@@ -16,6 +16,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 import emhqa
 from emhqa import feedback
+from emhqa.citations import marker
 from emhqa.conversation import to_markdown
 from emhqa.errors import EmhqaError, QuestionError
 from emhqa.freshness import fingerprint, open_with_fingerprint
@@ -127,11 +128,11 @@ def show_answer(entry: dict, show_passages: bool) -> None:
             st.caption("Answered as: " + escape_markdown(answer.read_as))
         st.markdown(escape_markdown(answer.text))
         for citation, source in zip(answer.citations, entry["sources"]):
-            st.markdown(f"**\\[{citation.marker}\\]** {escape_markdown(source['title'])} — "
+            st.markdown(f"**{escape_markdown(marker(citation.marker))}** {escape_markdown(source['title'])} — "
                         f"*{escape_markdown(citation.section)}* (characters {citation.start}–{citation.end})")
             if not answer.shows_quote(citation):  # an extractive answer is its quotes: shown once
                 st.markdown("> " + escape_markdown(" ".join(citation.quote.split())))
-            with st.expander(f"Full section, quote highlighted [{citation.marker}]"):
+            with st.expander(f"Full section, quote highlighted {marker(citation.marker)}"):
                 st.markdown(highlighted(*source["context"]))
     for warning in answer.details.warnings:
         st.warning(escape_markdown(warning))
