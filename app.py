@@ -21,8 +21,9 @@ from emhqa.conversation import to_markdown
 from emhqa.errors import EmhqaError, QuestionError
 from emhqa.freshness import fingerprint, open_with_fingerprint
 from emhqa.index import Index
-from emhqa.pipeline import QA, validate_question
+from emhqa.pipeline import QA
 from emhqa.render import escape_markdown, highlighted, section_context
+from emhqa.text import validate_question
 
 EXAMPLES = ("How is extramedullary hematopoiesis treated?", "Do EMH masses calcify?",
             "What is the differential diagnosis of a paraspinal mass?")

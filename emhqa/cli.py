@@ -117,7 +117,8 @@ def _render(answer, titles: dict[str, str]) -> str:
 
 def _ask(args) -> int:
     from .errors import QuestionError
-    from .pipeline import load, validate_question
+    from .pipeline import load
+    from .text import validate_question
 
     question = args.question
     if question is None and sys.stdin.isatty():

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
@@ -26,9 +26,6 @@ from .index import IndexedDocument
 from .query import ASKING_WORDS, QUESTION_WORDS, QueryAnalyzer, drop_words
 from .text import tokens
 from .types import Answer
-
-if TYPE_CHECKING:  # pipeline imports this module
-    from .pipeline import QA
 
 _ELLIPSIS = re.compile(r"^\W*(?:(?:and|but|so|ok(?:ay)?)\W+)?(?:(?:what|how)\s+about|and)\s+"
                        r"(?P<rest>(?!(?:" + QUESTION_WORDS + r"|would)\b).+?)[\s?.!]*$", re.IGNORECASE)
@@ -150,11 +147,18 @@ class Condenser:
         return f"{where} “{self.names[document]}”. {text.rstrip(' ?.')}?"  # a statement: context, not focus
 
 
+class Asking(Protocol):
+    """What a Conversation uses of a ``pipeline.QA`` (which imports this module for its Condenser, so
+    it is named by what it does, not imported)."""
+
+    def ask(self, question: str, *, history: Sequence[Answer | str]) -> Answer: ...
+
+
 @dataclass
 class Conversation:
     """A chat with one ``QA``: each question is answered as its standalone form; ``turns`` keeps them."""
 
-    qa: QA
+    qa: Asking
     turns: list[Turn] = field(default_factory=list)
 
     def ask(self, question: str, **options) -> Answer:

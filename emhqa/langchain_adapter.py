@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
@@ -15,12 +15,9 @@ from pydantic import BaseModel, Field
 
 from .config import MAX_K
 from .errors import EmhqaError, QuestionError
-from .index import IndexedDocument
-from .pipeline import validate_question
+from .index import Index, IndexedDocument
+from .text import validate_question
 from .types import Answer, Passage
-
-if TYPE_CHECKING:
-    from .pipeline import QA
 
 TOOL_NAME = "emhqa_answer"
 TOOL_DESCRIPTION = (
@@ -94,7 +91,16 @@ def parse_request(request: Any) -> tuple[Any, list[Any]]:
     return request["question"], [turn.get("question") if isinstance(turn, dict) else turn for turn in history]
 
 
-def answer_runnable(qa: QA, *, k: int = 5, generator: str | None = None) -> Runnable[Any, dict[str, Any]]:
+class Answering(Protocol):
+    """What the Runnable and the tool use of a ``pipeline.QA`` (whose ``as_runnable`` and ``as_tool``
+    import this module, so it is named by what it does, not imported)."""
+
+    index: Index
+
+    def ask(self, question: str, *, k: int, generator: str | None, history: Sequence[Answer | str]) -> Answer: ...
+
+
+def answer_runnable(qa: Answering, *, k: int = 5, generator: str | None = None) -> Runnable[Any, dict[str, Any]]:
     """A Runnable from a question (or ``{"question", "history"}``) to the cited answer or the
     abstention as a dict (see ``answer_dict``); QuestionError on bad input."""
     titles = qa.index.titles
@@ -115,7 +121,7 @@ class AnswerInput(BaseModel):
                                            "when the question is a follow-up")
 
 
-def answer_tool(qa: QA, *, k: int = 5, generator: str | None = None) -> StructuredTool:
+def answer_tool(qa: Answering, *, k: int = 5, generator: str | None = None) -> StructuredTool:
     """The answer Runnable as a LangChain tool named ``emhqa_answer`` returning its dict as JSON; an
     input emhqa refuses comes back as the error message, for the agent to read."""
     runnable = answer_runnable(qa, k=k, generator=generator)

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from .abstention import AbstentionModel
 from .citations import cite
-from .config import MAX_K, MAX_QUESTION_CHARS, Config
+from .config import MAX_K, Config
 from .conversation import Condenser
 from .corpus import load_corpus
 from .embedding import shared_embedder
@@ -18,28 +18,10 @@ from .generation import Draft, Generator, available, make_generator
 from .index import Index, Progress, check_chunks, open_index
 from .query import QueryAnalyzer
 from .retrieval import Exclude, HybridRetriever, Mode
-from .text import clean_question
+from .text import validate_question
 from .types import NOT_COVERED_ANSWER, Answer, AnswerDetails, Passage
 
 log = logging.getLogger(__name__)
-
-
-def validate_question(question: str) -> str:
-    """The question without control characters; QuestionError when empty or too long."""
-    if not isinstance(question, str):
-        raise QuestionError("the question must be text")
-    try:
-        question.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise QuestionError(f"the question holds {question[exc.start]!r} at character {exc.start + 1}, which is "
-                            "not text (invalid UTF-8 or a lone surrogate): type it again in UTF-8") from None
-    if len(question) > MAX_QUESTION_CHARS:
-        raise QuestionError(f"the question is {len(question)} characters long; "
-                            f"the limit is {MAX_QUESTION_CHARS}. Ask a shorter question.")
-    cleaned = clean_question(question)
-    if not cleaned:
-        raise QuestionError("the question is empty: type a question about extramedullary hematopoiesis")
-    return cleaned
 
 
 class QA:

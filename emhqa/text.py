@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import Stemmer
 
+from .config import MAX_QUESTION_CHARS
+from .errors import QuestionError
 from .types import Span
 
 _BULLET = re.compile(r"^[\s\u2022\u25cf\u25aa*\-–]*(?:\d+\.\s+)?")
@@ -64,9 +66,23 @@ def sentences(text: str, span: Span) -> list[Span]:
     return out
 
 
-def clean_question(question: str) -> str:
-    """Drop control characters and fold white space (the question itself is never quoted)."""
-    return " ".join(_CONTROL.sub(" ", question).split())
+def validate_question(question: str) -> str:
+    """The question without control characters and with its white space folded (it is never quoted);
+    QuestionError when it is not text, empty or too long."""
+    if not isinstance(question, str):
+        raise QuestionError("the question must be text")
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise QuestionError(f"the question holds {question[exc.start]!r} at character {exc.start + 1}, which is "
+                            "not text (invalid UTF-8 or a lone surrogate): type it again in UTF-8") from None
+    if len(question) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"the question is {len(question)} characters long; "
+                            f"the limit is {MAX_QUESTION_CHARS}. Ask a shorter question.")
+    cleaned = " ".join(_CONTROL.sub(" ", question).split())
+    if not cleaned:
+        raise QuestionError("the question is empty: type a question about extramedullary hematopoiesis")
+    return cleaned
 
 
 _STEMMER = Stemmer.Stemmer("english")
