@@ -16,7 +16,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 import emhqa
 from emhqa import feedback
-from emhqa.citations import marker
+from emhqa.citations import location, marker
 from emhqa.conversation import to_markdown
 from emhqa.errors import EmhqaError, QuestionError
 from emhqa.freshness import fingerprint, open_with_fingerprint
@@ -130,7 +130,7 @@ def show_answer(entry: dict, show_passages: bool) -> None:
         st.markdown(escape_markdown(answer.text))
         for citation, source in zip(answer.citations, entry["sources"]):
             st.markdown(f"**{escape_markdown(marker(citation.marker))}** {escape_markdown(source['title'])} — "
-                        f"*{escape_markdown(citation.section)}* (characters {citation.start}–{citation.end})")
+                        f"*{escape_markdown(citation.section)}* ({location(citation, '–')})")
             if not answer.shows_quote(citation):  # an extractive answer is its quotes: shown once
                 st.markdown("> " + escape_markdown(" ".join(citation.quote.split())))
             with st.expander(f"Full section, quote highlighted {marker(citation.marker)}"):

@@ -6,10 +6,10 @@ corpus file's text at its offsets. A model's reply cites passages the same way (
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
-from .types import Answer, Chunk, Citation, Claim, Draft, Passage, Span
+from .types import Answer, Chunk, Citation, Claim, Draft, Passage, Span, page_at
 
 # A model's reply: "[2]" or "[1, 3]" after a sentence cites the given passages by number.
 _REPLY_MARKERS = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
@@ -20,6 +20,12 @@ _TRAILING_MARKERS = re.compile(r"([.!?])((?:\s*\[\d+(?:\s*,\s*\d+)*\])+)")
 def marker(number: int) -> str:
     """How an answer names its citation ``number``."""
     return f"[{number}]"
+
+
+def location(citation: Citation, dash: str = "-") -> str:
+    """Where a citation's quote is in its file: "characters s-e", after "page n, " for a PDF's."""
+    page = f"page {citation.page}, " if citation.page is not None else ""
+    return f"{page}characters {citation.start}{dash}{citation.end}"
 
 
 # -- an answer's citations ---------------------------------------------------------------------
@@ -53,10 +59,13 @@ class Cited:
                 "Run `emhqa index --rebuild` if this persists.")
 
 
-def cite(draft: Draft, passages: Sequence[Passage], texts: dict[str, str]) -> Cited:
+def cite(draft: Draft, passages: Sequence[Passage], texts: dict[str, str],
+         pages: Mapping[str, Sequence[int]] | None = None) -> Cited:
     """Number the draft's verified claims; a claim whose support is outside its retrieved passage, or
     not verbatim in the corpus file, is left out of the answer. Adjacent sentences of one passage
-    share one citation, and a quote cited again keeps its number."""
+    share one citation, and a quote cited again keeps its number. ``pages``: where each page of a
+    PDF's text starts (source -> offsets), so that its citations name the page of their quote."""
+    pages = pages or {}
     citations: list[Citation] = []
     parts: list[tuple[str, int]] = []  # (claim text, its citation's number)
     removed = 0
@@ -75,12 +84,12 @@ def cite(draft: Draft, passages: Sequence[Passage], texts: dict[str, str]) -> Ci
         text = texts[chunk.source]
         if previous and previous.source == chunk.source and previous.section == chunk.section \
                 and previous.end <= span.start and not text[previous.end:span.start].strip():
-            citations[-1] = Citation(previous.marker, chunk.source, chunk.section,
-                                     text[previous.start:span.end], previous.start, span.end)
+            citations[-1] = replace(previous, quote=text[previous.start:span.end], end=span.end)
             parts[-1] = (f"{parts[-1][0]} {claim.text}", previous.marker)
             continue
         number = len(citations) + 1
-        citations.append(Citation(number, chunk.source, chunk.section, span.text, span.start, span.end))
+        citations.append(Citation(number, chunk.source, chunk.section, span.text, span.start, span.end,
+                                  page_at(pages.get(chunk.source, ()), span.start)))
         parts.append((claim.text, number))
     return Cited(" ".join(f"{claim} {marker(number)}" for claim, number in parts), tuple(citations), removed)
 

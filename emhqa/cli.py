@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .citations import marker
+from .citations import location, marker
 from .config import MAX_K
 
 EXIT_ERROR, EXIT_USAGE = 1, 2
@@ -97,9 +97,8 @@ def _config(args):
 
 
 def _source_line(c, titles: dict[str, str]) -> str:
-    """"[1] <title> — <section> (<file>, characters s-e)": where a citation's quote is."""
-    return (f"{marker(c.marker)} {titles.get(c.source, c.source)} — {c.section} "
-            f"({c.source}, characters {c.start}-{c.end})")
+    """"[1] <title> — <section> (<file>, [page n, ]characters s-e)": where a citation's quote is."""
+    return f"{marker(c.marker)} {titles.get(c.source, c.source)} — {c.section} ({c.source}, {location(c)})"
 
 
 def _render(answer, titles: dict[str, str]) -> str:

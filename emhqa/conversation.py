@@ -21,7 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .citations import marker
+from .citations import location, marker
 from .index import IndexedDocument
 from .query import ASKING_WORDS, QUESTION_WORDS, QueryAnalyzer, drop_words
 from .text import tokens
@@ -183,7 +183,7 @@ def to_markdown(answers: Sequence[Answer], titles: dict[str, str]) -> str:
         if answer.read_as:
             lines += [f"*Answered as:* {answer.read_as}", ""]
         lines += [answer.text, ""]
-        lines += [f"- {marker(c.marker)} {titles.get(c.source, c.source)} — {c.section} ({c.source}, characters "
-                  f"{c.start}–{c.end}): “{' '.join(c.quote.split())}”" for c in answer.citations]
+        lines += [f"- {marker(c.marker)} {titles.get(c.source, c.source)} — {c.section} ({c.source}, "
+                  f"{location(c, '–')}): “{' '.join(c.quote.split())}”" for c in answer.citations]
         lines += [""] if answer.citations else []
     return "\n".join(lines + [f"*{answers[0].notice}*" if answers else "", ""])

@@ -4,7 +4,10 @@ One function, ``member_path``, decides what a corpus file is: a plain file name 
 Changes (``add_document``, ``remove_document``) take a lock shared across processes and write each
 file under a unique temporary name, synced, before renaming it into place, so a change that fails
 leaves the folder as it was. ``emhqa add`` stores text in its normal form (``normal_form``): that
-stored file is what the index is built from and what citations quote.
+stored file is what the index is built from and what citations quote. A PDF or HTML file is stored
+as the text ``documents.convert`` makes of it (``report.md``), listed in the manifest with the file
+itself kept beside it (``"original": "report.pdf"``) and, for a PDF, where each page starts
+(``"pages"``).
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +27,10 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from .config import BUNDLED_CORPUS
+from .documents import STORED_SUFFIX, convert, converts
 from .errors import CorpusError
 from .parsers import PARSERS, parse
+from .text import normal_form
 from .types import Section
 
 log = logging.getLogger(__name__)
@@ -39,10 +44,6 @@ MAX_FILE_BYTES = 5_000_000
 FILE_MODE = 0o644
 # No folder part, no control characters, not hidden (so not '.', '..', the lock or a temporary file).
 _PLAIN_NAME = re.compile(r"[^./\\\x00-\x1f\x7f][^/\\\x00-\x1f\x7f]*")
-# Zero-width characters split a word in two for search (U+FEFF is also the byte-order mark);
-# CR (after CR LF became LF) and the Unicode line and paragraph separators end a line.
-_NORMAL = {**dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060\u00ad")),
-           **{ord(c): "\n" for c in "\r\u2028\u2029"}}
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class Document:
     kind: str
     publisher: str | None
     text: str
+    original: str | None = None  # the PDF or HTML file ``text`` was converted from, kept beside it
+    pages: tuple[int, ...] = ()  # a PDF's: where each page starts in ``text`` (documents.Converted)
 
     def sections(self) -> list[Section]:
         return parse(self.kind, self.text, self.source)
@@ -104,11 +107,6 @@ def member_path(corpus_dir: Path, name: str) -> Path:
     return path
 
 
-def normal_form(text: str) -> str:
-    """Text as the corpus stores it: LF line ends only, no byte-order mark, no zero-width characters."""
-    return text.replace("\r\n", "\n").translate(_NORMAL)
-
-
 def _is_utf16(data: bytes) -> bool:
     """A UTF-16 byte-order mark, or mostly ASCII saved as UTF-16 (a NUL in nearly every other byte)."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -119,12 +117,16 @@ def _is_utf16(data: bytes) -> bool:
     return low < 0.1 and high > 0.9
 
 
-def _decode(data: bytes) -> str:
-    """The text of a corpus file's bytes; CorpusError says why they are not usable UTF-8 text."""
+def _check_size(data: bytes) -> None:
     if not data:
         raise CorpusError("empty file")
     if len(data) > MAX_FILE_BYTES:
         raise CorpusError(f"file too large (over {MAX_FILE_BYTES:,} bytes)")
+
+
+def _decode(data: bytes) -> str:
+    """The text of a corpus file's bytes; CorpusError says why they are not usable UTF-8 text."""
+    _check_size(data)
     if _is_utf16(data):
         raise CorpusError("UTF-16 text; save it as UTF-8")
     if b"\x00" in data:
@@ -179,16 +181,30 @@ def _listed_bytes(corpus_dir: Path, name: str) -> bytes:
     return data
 
 
+def _original_bytes(corpus_dir: Path, original: str) -> bytes:
+    try:
+        return _listed_bytes(corpus_dir, original)
+    except CorpusError as exc:
+        raise CorpusError(f"its original {original}: {exc}") from exc
+
+
 def _document(name: str, entry: object, data: bytes) -> Document:
     """The document a manifest entry and its file's bytes make; CorpusError says why they make none."""
     if not isinstance(entry, dict) or not isinstance(entry.get("title"), str) or not entry["title"] \
             or entry.get("kind") not in KINDS:
         raise CorpusError(f"manifest entry needs a title and a kind out of {', '.join(KINDS)}")
+    original, pages = entry.get("original"), entry.get("pages", [])
+    if original is not None and (not isinstance(original, str) or not _is_plain_name(original) or original == name):
+        raise CorpusError("manifest entry's 'original' must be the plain file name of the PDF or HTML file")
     text = _decode(data)
     if normal_form(text) != text:
         raise CorpusError("it has a byte-order mark, CR line ends or zero-width characters: add it again "
                           "with `emhqa add FILE --title ... --kind ... --replace`, which stores it without them")
-    return Document(name, entry["title"], entry["kind"], entry.get("publisher"), text)
+    if not isinstance(pages, list) or any(type(p) is not int for p in pages) or pages != sorted(pages) \
+            or pages[:1] not in ([], [0]) or pages[-1:] > [len(text)]:
+        raise CorpusError("manifest entry's 'pages' must be the ascending offsets where pages start in the "
+                          "text: add the PDF again with `emhqa add FILE ... --replace`")
+    return Document(name, entry["title"], entry["kind"], entry.get("publisher"), text, original, tuple(pages))
 
 
 def _read_listed(corpus_dir: Path) -> Corpus:
@@ -199,7 +215,10 @@ def _read_listed(corpus_dir: Path) -> Corpus:
         try:
             data = _listed_bytes(corpus_dir, name)
             hashes[name] = sha256(data)
-            documents.append(_document(name, entry, data))
+            document = _document(name, entry, data)
+            if document.original is not None:
+                hashes[document.original] = sha256(_original_bytes(corpus_dir, document.original))
+            documents.append(document)
         except CorpusError as exc:
             hashes.setdefault(name, "unusable")
             skipped[name] = str(exc)
@@ -283,34 +302,61 @@ def _changing(corpus_dir: Path) -> Iterator[dict[str, dict]]:
                           "or fix the folder's permissions, then try again") from exc
 
 
-def _stored_form(path: Path, name: str, entry: dict) -> bytes:
-    """The bytes ``emhqa add`` stores for the file at ``path``: its text in normal form, once it is
-    known to be a usable document with something to index."""
+def _stored_files(path: Path, entry: dict) -> tuple[str, dict, dict[str, bytes]]:
+    """What ``emhqa add`` stores for the file at ``path``: the citation id, the manifest entry and the
+    files (name -> bytes). Text is stored in normal form; a PDF or HTML file is kept with its converted
+    text beside it (``report.pdf`` and ``report.md``). Checked to be a usable document with something
+    to index."""
     data = _read_file(path, follow_links=True)
     if data is None:
         raise CorpusError("no such file")
-    text = _decode(data)
-    stored = normal_form(text).encode("utf-8")
-    if not _document(name, entry, stored).sections():
+    if converts(path.suffix):
+        _check_size(data)
+        converted = convert(data, path.suffix, entry["title"])
+        name = path.stem + STORED_SUFFIX
+        entry = {**entry, "original": path.name, **({"pages": list(converted.pages)} if converted.pages else {})}
+        files = {name: normal_form(converted.text).encode("utf-8"), path.name: data}
+    else:
+        name, files = path.name, {path.name: normal_form(_decode(data)).encode("utf-8")}
+        if files[name] != data:
+            log.warning("%r is stored without its byte-order mark, CR line ends or zero-width characters", name)
+    if not _document(name, entry, files[name]).sections():
         raise CorpusError("nothing in it would be indexed: check --kind, or mark its sections with "
                           "Markdown '#' headings")
-    if stored != data:
-        log.warning("%r is stored without its byte-order mark, CR line ends or zero-width characters", name)
-    return stored
+    return name, entry, files
+
+
+def _in_use(entries: dict[str, dict]) -> dict[str, str]:
+    """Every file name the manifest uses (its documents and their originals) -> the document's name."""
+    return {**{e["original"]: name for name, e in entries.items() if isinstance(e, dict) and "original" in e},
+            **{name: name for name in entries}}
+
+
+def _delete_original(corpus_dir: Path, entry: object, keep: Collection[str] = ()) -> None:
+    """Delete the original file of a manifest entry that was dropped or replaced, unless kept."""
+    original = entry.get("original") if isinstance(entry, dict) else None
+    if isinstance(original, str) and _is_plain_name(original) and original not in keep:
+        (corpus_dir / original).unlink(missing_ok=True)
 
 
 def add_document(corpus_dir: Path, path: Path, title: str, kind: str, publisher: str | None = None,
                  replace: bool = False) -> str:
-    """Store a user's text or Markdown file in the corpus (in normal form) and list it in the
-    manifest; returns its citation id (the file name). Nothing changes when it fails."""
-    name, entry = path.name, {"title": title, "kind": kind, "publisher": publisher}
+    """Store a user's text, Markdown, PDF or HTML file in the corpus (text in normal form; a PDF or
+    HTML file with its converted text) and list it in the manifest; returns its citation id (the
+    stored text's file name). Nothing changes when it fails."""
     try:
-        stored = _stored_form(path, name, entry)
+        name, entry, files = _stored_files(path, {"title": title, "kind": kind, "publisher": publisher})
         with _changing(corpus_dir) as entries:
-            target = member_path(corpus_dir, name)
-            if not replace and (name in entries or os.path.lexists(target)):
-                raise CorpusError(f"{name} is already in the corpus; pass --replace to replace it")
-            _commit(corpus_dir, {name: stored, MANIFEST: _manifest_bytes({**entries, name: entry})})
+            in_use = _in_use(entries)
+            for file in files:
+                target, owner = member_path(corpus_dir, file), in_use.get(file)
+                if owner is not None and owner != name:
+                    raise CorpusError(f"{file} is already in the corpus, as the original of {owner}")
+                if not replace and (owner is not None or os.path.lexists(target)):
+                    raise CorpusError(f"{file} is already in the corpus; pass --replace to replace it")
+            replaced = entries.get(name)
+            _commit(corpus_dir, {**files, MANIFEST: _manifest_bytes({**entries, name: entry})})
+            _delete_original(corpus_dir, replaced, keep=files)
     except CorpusError as exc:
         raise CorpusError(f"cannot add {str(path)!r}: {exc}") from exc
     return name
@@ -320,10 +366,12 @@ def remove_document(corpus_dir: Path, name: str) -> None:
     """Drop a document from the manifest, then delete its file; its passages go at the next index."""
     try:
         with _changing(corpus_dir) as entries:
+            name = _in_use(entries).get(name, name)  # a PDF or HTML file's name names its document
             target = member_path(corpus_dir, name)
             if name not in entries:
                 raise CorpusError(f"it is not in {corpus_dir / MANIFEST}")
             _commit(corpus_dir, {MANIFEST: _manifest_bytes({k: v for k, v in entries.items() if k != name})})
             target.unlink(missing_ok=True)
+            _delete_original(corpus_dir, entries[name])
     except CorpusError as exc:
         raise CorpusError(f"cannot remove {name!r}: {exc}; nothing was deleted") from exc

@@ -17,7 +17,7 @@ from .config import MAX_K
 from .errors import EmhqaError, QuestionError
 from .index import Index, IndexedDocument
 from .text import validate_question
-from .types import Answer, Passage
+from .types import Answer, Passage, page_at
 
 TOOL_NAME = "emhqa_answer"
 TOOL_DESCRIPTION = (
@@ -39,6 +39,7 @@ def to_document(passage: Passage, documents: dict[str, IndexedDocument]) -> Docu
                     metadata={"source": chunk.source, "title": about.title if about else None,
                               "kind": about.kind if about else None,
                               "section": chunk.section, "start": chunk.start, "end": chunk.end,
+                              "page": page_at(about.pages, chunk.start) if about else None,
                               "score": passage.score, "dense_score": passage.dense_score,
                               "lexical_score": passage.lexical_score})
 

@@ -94,7 +94,7 @@ class QA:
         if not assessment.answer or self.abstention.abstains(probability):
             return self._abstention(question, passages, details, started)
         draft = self._generate(name, standalone, passages, on_token)
-        cited = cite(draft, passages, self.texts)
+        cited = cite(draft, passages, self.texts, self.index.manifest.pages)
         left_out = cited.warning()
         details = replace(details, unsupported=draft.unsupported, warnings=(
             *(f"Not covered by the sources: {part}" for part in details.not_covered), *draft.warnings,

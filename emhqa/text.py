@@ -19,6 +19,10 @@ _SENTENCE_END = re.compile(r"[.!?](?=\s+[\"'(\[A-Z0-9])")
 _ABBREVIATIONS = ("fig", "figs", "e.g", "i.e", "al", "vs", "dr", "no", "ref", "approx", "ed")
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Zero-width characters split a word in two for search (U+FEFF is also the byte-order mark);
+# CR (after CR LF became LF) and the Unicode line and paragraph separators end a line.
+_NORMAL = {**dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060\u00ad")),
+           **{ord(c): "\n" for c in "\r\u2028\u2029"}}
 
 STOPWORDS = frozenset("""
 a an and are as at be been being but by can could did do does doing for from had has have how i
@@ -26,6 +30,11 @@ if in into is it its itself may might me my of on or our should so some such tha
 them then there these they this those to too was we were what when where which while who whom why
 will with would you your yours about also any each other only own same very s t just over under
 """.split())
+
+
+def normal_form(text: str) -> str:
+    """Text as the corpus stores it: LF line ends only, no byte-order mark, no zero-width characters."""
+    return text.replace("\r\n", "\n").translate(_NORMAL)
 
 
 def lines(text: str, start: int = 0, end: int | None = None) -> Iterator[Span]:

@@ -1,6 +1,8 @@
 """The frozen records that flow through the pipeline: sections, chunks, passages, citations, answers."""
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -63,9 +65,15 @@ class Passage:
                 "text": self.chunk.text, "score": round(self.score, 6)}
 
 
+def page_at(pages: Sequence[int], offset: int) -> int | None:
+    """The page (from 1) holding ``offset`` of a text whose pages start at ``pages``; None without pages."""
+    return bisect_right(pages, offset) if pages else None
+
+
 @dataclass(frozen=True)
 class Citation:
-    """One numbered source of an answer; ``quote == file_text[start:end]`` of ``source``."""
+    """One numbered source of an answer; ``quote == file_text[start:end]`` of ``source``, on ``page``
+    of a PDF (None for other files)."""
 
     marker: int
     source: str
@@ -73,6 +81,7 @@ class Citation:
     quote: str
     start: int
     end: int
+    page: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

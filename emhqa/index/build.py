@@ -43,7 +43,7 @@ def build_index(config: Config, embedder: Embedder, progress: Progress | None = 
             built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), model_id=embedder.model_id, dimension=embedder.dimension,
             max_chunk_chars=config.max_chunk_chars, chunking_version=CHUNKING_VERSION, corpus=corpus.hashes,
             skipped=corpus.skipped,
-            documents=tuple(IndexedDocument(d.source, d.title, d.kind, d.publisher) for d in corpus.documents),
+            documents=tuple(IndexedDocument(d.source, d.title, d.kind, d.publisher, d.pages) for d in corpus.documents),
             chunk_count=len(chunks), sentence_count=len(sentences), embedded=computed, reused=len(texts) - computed,
             versions=_versions(), files={})
         build = write_build(config.index_dir, chunks, dense_index(vectors[:len(chunks)]), vectors[len(chunks):],

@@ -6,7 +6,7 @@ manifest that is not valid JSON, has another ``FORMAT`` or lacks a field is dama
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,6 +26,7 @@ class IndexedDocument:
     title: str
     kind: str
     publisher: str | None
+    pages: tuple[int, ...] = ()  # a PDF's: where each page starts in its stored text
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,11 @@ class IndexManifest:
     def titles(self) -> dict[str, str]:
         """Source file -> document title."""
         return {d.source: d.title for d in self.documents}
+
+    @property
+    def pages(self) -> dict[str, tuple[int, ...]]:
+        """Source file of a PDF -> where each of its pages starts in the stored text."""
+        return {d.source: d.pages for d in self.documents if d.pages}
 
     def write(self, build: Path) -> None:
         record = {"format": FORMAT, "built_at": self.built_at, "model_id": self.model_id, "dimension": self.dimension,
@@ -88,7 +94,9 @@ class IndexManifest:
         chunking, counts = typed(record, "chunking", dict), typed(record, "counts", dict)
         embedded = record.get("embedded", {"computed": None, "reused": 0})
         documents = tuple(IndexedDocument(typed(d, "source", str), typed(d, "title", str), typed(d, "kind", str),
-                                          optional(d, "publisher", str))
+                                          optional(d, "publisher", str),
+                                          # builds from before PDFs were converted record no pages
+                                          tuple(typed(d, "pages", list, _offsets)) if "pages" in d else ())
                           for d in typed(record, "documents", list))
         return cls(built_at=typed(record, "built_at", str), model_id=typed(record, "model_id", str),
                    dimension=typed(record, "dimension", int),
@@ -113,6 +121,10 @@ def typed(record: Any, key: str, kind: type[T], check: Callable[[T], bool] | Non
 def optional(record: Any, key: str, kind: type[T]) -> T | None:
     """``record[key]``: None, or of type ``kind``."""
     return None if record[key] is None else typed(record, key, kind)
+
+
+def _offsets(value: Iterable[Any]) -> bool:
+    return all(type(v) is int for v in value)
 
 
 def _text_map(value: Mapping[Any, Any]) -> bool:
