@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--per-question", type=Path, metavar="FILE",
                           help="write one JSON object per question and mode: answer, citations, passages with "
                                "their text, gold, scores, and RAGAS's field names (EVALUATION.md, \"Exports\")")
-    add = commands.add_parser("add", help="add a case report, article or FAQ (text, Markdown, PDF with a text layer, or HTML), then index")
+    add = commands.add_parser("add", help="add a case report, article or FAQ (text, Markdown, PDF with a text "
+                                          "layer, or HTML), then index")
     add.add_argument("file", type=Path)
     add.add_argument("--title", required=True, help="shown with every citation of this file")
     add.add_argument("--kind", required=True, choices=["case", "faq", "article", "outline"])
