@@ -479,7 +479,10 @@ def tune_abstention(qa, save_to: Path | None = None) -> dict:
         s = shares(threshold)
         return (s["correct"] + s["near_refused"]) / 2 if s["off_refused"] == 1.0 else -1.0
 
-    threshold = max(sorted(set(probabilities)), key=value)
+    chosen = max(sorted(set(probabilities)), key=value)
+    # Halfway to the next lower probability: the same split of the tuning questions, but a question
+    # that scored exactly the chosen value is not flipped by float noise in a later build.
+    threshold = (chosen + max((p for p in probabilities if p < chosen), default=0.0)) / 2
     model = AbstentionModel(model.weights, model.bias, threshold)
     summary = {"tuning_questions": len(items), "answerable": sum(i.answerable for i in items),
                "threshold": threshold, **shares(threshold)}
