@@ -69,6 +69,7 @@ def test_to_dict_has_the_documented_shape(qa):
     assert set(data) == {"schema", "question", "answered_as", "answer", "abstained", "notice",
                          "answerable_probability", "warnings", "not_covered", "citations", "passages"}
     assert data["schema"] == 2 and 0.0 <= data["answerable_probability"] <= 1.0
-    assert set(data["citations"][0]) == {"marker", "source", "section", "quote", "start", "end"}
+    assert set(data["citations"][0]) == {"marker", "source", "section", "quote", "start", "end", "page"}
+    assert data["citations"][0]["page"] is None  # a text source has no pages (a PDF's citations do)
     assert set(data["passages"][0]) == {"source", "section", "text", "score"}
     json.dumps(data)
