@@ -18,6 +18,7 @@ import emhqa
 from emhqa import feedback
 from emhqa.citations import location, marker
 from emhqa.conversation import to_markdown
+from emhqa.corpus import KINDS, MAX_FILE_BYTES, add_upload, is_read_only, listed_documents, remove_document
 from emhqa.errors import EmhqaError, QuestionError
 from emhqa.freshness import fingerprint, open_with_fingerprint
 from emhqa.index import Index
@@ -27,6 +28,7 @@ from emhqa.text import validate_question
 
 EXAMPLES = ("How is extramedullary hematopoiesis treated?", "Do EMH masses calcify?",
             "What is the differential diagnosis of a paraspinal mass?")
+UPLOAD_TYPES = ("txt", "md", "pdf", "html", "htm")
 POLL_SECONDS = 0.02  # how often waiting for an answer lets Streamlit take a newly typed question
 log = logging.getLogger("emhqa.app")
 
@@ -66,8 +68,9 @@ def load(config: emhqa.Config, rebuild: bool = False) -> QA:
     elif loaded == (repr(config), fingerprint(config)):
         return pipeline("".join(loaded), config)
     changed = not rebuild and loaded is not None and loaded[0] == repr(config)
-    label = ("The corpus or the index changed; loading it again..." if changed
-             else "Loading the model and the index (a first run builds the index)...")
+    label = st.session_state.pop("indexing", None) or (
+        "The corpus or the index changed; loading it again..." if changed
+        else "Loading the model and the index (a first run builds the index)...")
     with st.status(label, expanded=True) as status:
         try:
             index, stamp = open_with_fingerprint(config, rebuild=rebuild, progress=status.write)
@@ -224,6 +227,70 @@ def record_feedback(config: emhqa.Config, entry: dict, key: str) -> None:
         feedback.record(config.feedback_file, entry["answer"], feedback.VERDICTS[1 - verdict])
 
 
+def add_uploaded(config: emhqa.Config, key: str) -> None:
+    """Add the uploaded file with the title, kind and publisher typed (``emhqa add``'s checks); the page
+    run that follows indexes it, showing its progress, and answers from it."""
+    upload = st.session_state.get(key)
+    if upload is None:
+        st.session_state["corpus_notice"] = ("error", "Choose a file to add first.")
+        return
+    try:
+        name = add_upload(config.corpus_dir, upload.name, upload.getvalue(), st.session_state["add-title"],
+                          st.session_state["add-kind"], st.session_state["add-publisher"])
+    except EmhqaError as error:
+        st.session_state["corpus_notice"] = ("error", " ".join(str(error).split()))
+        return
+    st.session_state["uploads"] = st.session_state.get("uploads", 0) + 1  # a fresh, empty uploader
+    st.session_state["add-title"] = st.session_state["add-publisher"] = ""
+    st.session_state["indexing"] = f"Indexing {name}..."
+    st.session_state["corpus_notice"] = ("success", f"Added {name}: ask about it now (cite it as {name}).")
+
+
+def remove_chosen(config: emhqa.Config) -> None:
+    """Remove the document chosen, once its removal was confirmed (``emhqa remove``)."""
+    name = st.session_state.get("remove-name")
+    st.session_state["remove-confirm"] = False
+    if name is None:
+        return
+    try:
+        remove_document(config.corpus_dir, name)
+    except EmhqaError as error:
+        st.session_state["corpus_notice"] = ("error", " ".join(str(error).split()))
+        return
+    st.session_state["indexing"] = f"Removing {name} from the index..."
+    st.session_state["corpus_notice"] = ("success", f"Removed {name} and its passages.")
+
+
+def corpus_sidebar(config: emhqa.Config) -> None:
+    """Add a document (upload, title, kind, publisher) and remove one behind a confirmation; for the
+    read-only bundled corpus, how to use a corpus of one's own instead."""
+    st.sidebar.subheader("Add a document")
+    if is_read_only(config.corpus_dir):
+        st.sidebar.info("This is the read-only corpus bundled with the package. To add documents, copy it to "
+                        "a folder of your own and set EMHQA_CORPUS to it, then restart the app: "
+                        f"`cp -r '{config.corpus_dir}' ~/emhqa-corpus && export EMHQA_CORPUS=~/emhqa-corpus`")
+        return
+    key = f"upload-{st.session_state.get('uploads', 0)}"
+    st.sidebar.file_uploader("Text, Markdown, PDF or HTML file", type=list(UPLOAD_TYPES), key=key,
+                             max_upload_size=MAX_FILE_BYTES // 1_000_000)
+    st.sidebar.text_input("Title", key="add-title", help="shown with every citation of this document")
+    st.sidebar.selectbox("Kind", KINDS, index=KINDS.index("case"), key="add-kind")
+    st.sidebar.text_input("Publisher (optional)", key="add-publisher")
+    st.sidebar.button("Add and index", on_click=add_uploaded, args=(config, key))
+    if "corpus_notice" in st.session_state:
+        level, message = st.session_state.pop("corpus_notice")
+        getattr(st.sidebar, level)(escape_markdown(message))
+    try:
+        documents = listed_documents(config.corpus_dir)
+    except EmhqaError:
+        return
+    with st.sidebar.expander("Remove a document"):
+        st.selectbox("Document", list(documents), key="remove-name",
+                     format_func=lambda name: f"{documents.get(name, name)} ({name})")
+        confirmed = st.checkbox("Yes, remove it and its passages", key="remove-confirm")
+        st.button("Remove", disabled=not confirmed, on_click=remove_chosen, args=(config,))
+
+
 def clear() -> None:
     """Forget this session's answers and queued questions."""
     for name in ("history", "queue"):
@@ -258,6 +325,7 @@ with st.sidebar.expander("Index build"):
                                f"built {manifest.built_at}"))
     for name, reason in manifest.skipped.items():
         st.caption(escape_markdown(f"skipped {name}: {reason}"))
+corpus_sidebar(config)
 
 for number, entry in enumerate(history):
     with st.chat_message("user"):

@@ -283,7 +283,7 @@ def _commit(corpus_dir: Path, files: dict[str, bytes]) -> None:
 def _changing(corpus_dir: Path) -> Iterator[dict[str, dict]]:
     """The manifest's entries, read under the corpus lock, which is held until the block ends.
     Temporary files that a killed change left behind are removed first."""
-    if corpus_dir.resolve() == BUNDLED_CORPUS:
+    if is_read_only(corpus_dir):
         raise CorpusError(f"the bundled corpus {corpus_dir} is read-only: copy it to a folder of your own and "
                           f"set EMHQA_CORPUS to it (cp -r '{corpus_dir}' ~/emhqa-corpus && export "
                           "EMHQA_CORPUS=~/emhqa-corpus)")
@@ -340,10 +340,11 @@ def _delete_original(corpus_dir: Path, entry: object, keep: Collection[str] = ()
 
 
 def add_document(corpus_dir: Path, path: Path, title: str, kind: str, publisher: str | None = None,
-                 replace: bool = False) -> str:
+                 replace: bool = False, shown_as: str | None = None) -> str:
     """Store a user's text, Markdown, PDF or HTML file in the corpus (text in normal form; a PDF or
     HTML file with its converted text) and list it in the manifest; returns its citation id (the
-    stored text's file name). Nothing changes when it fails."""
+    stored text's file name). Nothing changes when it fails; its message names the file as
+    ``shown_as`` (default: ``path``)."""
     try:
         name, entry, files = _stored_files(path, {"title": title, "kind": kind, "publisher": publisher})
         with _changing(corpus_dir) as entries:
@@ -358,8 +359,38 @@ def add_document(corpus_dir: Path, path: Path, title: str, kind: str, publisher:
             _commit(corpus_dir, {**files, MANIFEST: _manifest_bytes({**entries, name: entry})})
             _delete_original(corpus_dir, replaced, keep=files)
     except CorpusError as exc:
-        raise CorpusError(f"cannot add {str(path)!r}: {exc}") from exc
+        raise CorpusError(f"cannot add {shown_as or str(path)!r}: {exc}") from exc
     return name
+
+
+def add_upload(corpus_dir: Path, file_name: str, data: bytes, title: str, kind: str,
+               publisher: str | None = None) -> str:
+    """``add_document`` for a file's bytes that arrived by name (the chat UI's upload): the same checks
+    (size, type, name, duplicates; no replacing) and the same result, its citation id."""
+    if not _is_plain_name(file_name):
+        raise CorpusError(f"cannot add {file_name!r}: use a plain file name of at most 255 bytes "
+                          "(no folder part, not starting with '.')")
+    if not title.strip():
+        raise CorpusError(f"cannot add {file_name!r}: give it a title (shown with every citation of it)")
+    if len(data) > MAX_FILE_BYTES:  # refused before it is written anywhere
+        raise CorpusError(f"cannot add {file_name!r}: file too large (over {MAX_FILE_BYTES:,} bytes)")
+    with tempfile.TemporaryDirectory(prefix="emhqa-upload-") as folder:
+        path = Path(folder) / file_name
+        path.write_bytes(data)
+        return add_document(corpus_dir, path, title.strip(), kind, (publisher or "").strip() or None,
+                            shown_as=file_name)
+
+
+def is_read_only(corpus_dir: Path) -> bool:
+    """Whether ``corpus_dir`` is the bundled corpus of an installed package, which is never changed."""
+    return corpus_dir.resolve() == BUNDLED_CORPUS
+
+
+def listed_documents(corpus_dir: Path) -> dict[str, str]:
+    """The documents the corpus manifest lists: citation id -> title (the id when it has none)."""
+    entries = _read_corpus_manifest(corpus_dir)[1]
+    return {name: entry.get("title") or name if isinstance(entry, dict) else name
+            for name, entry in sorted(entries.items())}
 
 
 def remove_document(corpus_dir: Path, name: str) -> None:

@@ -297,3 +297,61 @@ def test_a_follow_up_builds_on_the_conversation_and_can_be_downloaded_and_rated(
     rows = [json.loads(line) for line in (tmp_path / "feedback.jsonl").read_text().splitlines()]
     assert [(r["verdict"], r["question"]) for r in rows] == [("wrong", "and the chest x-ray?")]
     assert rows[0]["answered_as"] == follow_up.details.standalone and rows[0]["citations"]
+
+
+def test_the_sidebar_adds_an_uploaded_case_report_which_is_answered_from_in_the_same_session(
+        built_config, corpus_copy, tmp_path, monkeypatch):
+    from case_files import FINDINGS_QUESTION, case_report_pdf
+    from emhqa.corpus import KINDS, add_upload
+
+    copied_index(built_config, tmp_path, monkeypatch, corpus_copy)
+    app = AppTest.from_file(APP, default_timeout=300).run()
+    assert not app.exception
+    assert app.get("file_uploader") and app.sidebar.selectbox(key="add-kind").options == list(KINDS)
+    add = next(b for b in app.sidebar.button if b.label == "Add and index")
+    add.click().run()  # nothing uploaded: one line, nothing added
+    assert [unescape(e.value) for e in app.sidebar.error] == ["Choose a file to add first."]
+    # AppTest cannot upload a file: the sidebar's button adds the upload with this function (the browser
+    # test uploads through the page), and the next page run loads the grown corpus
+    assert add_upload(corpus_copy, "report.pdf", case_report_pdf(), " Presacral EMH (PDF) ", "case") == "report.md"
+    refused = pytest.raises(Exception, add_upload, corpus_copy, "report.pdf", case_report_pdf(), "Again", "case")
+    assert "already in the corpus" in str(refused.value)
+    app.chat_input[0].set_value(FINDINGS_QUESTION).run()
+    assert not app.exception
+    [answer] = answered(app)
+    assert answer.citations and {c.source for c in answer.citations} == {"report.md"}
+    assert quotes_current_files(answer, corpus_copy)
+    assert any("Presacral EMH (PDF)" in t and "page 1, characters" in t for t in shown(app))
+    assert "Presacral EMH (PDF) (report.md)" in app.sidebar.selectbox(key="remove-name").options
+
+
+def test_removing_a_document_in_the_sidebar_needs_a_confirmation(built_config, corpus_copy, tmp_path, monkeypatch):
+    import json
+
+    copied_index(built_config, tmp_path, monkeypatch, corpus_copy)
+    app = AppTest.from_file(APP, default_timeout=300).run()
+    name = sorted(json.loads((corpus_copy / "manifest.json").read_text()))[-1]  # a seed document
+    app.sidebar.selectbox(key="remove-name").set_value(name).run()
+    remove = next(b for b in app.sidebar.button if b.label == "Remove")
+    assert remove.disabled  # not before it is confirmed
+    app.sidebar.checkbox(key="remove-confirm").check().run()
+    next(b for b in app.sidebar.button if b.label == "Remove").click().run()
+    assert not app.exception
+    assert name not in json.loads((corpus_copy / "manifest.json").read_text())
+    assert not (corpus_copy / name).exists()
+    assert any(name in unescape(s.value) for s in app.sidebar.success)
+    assert not any(name in option for option in app.sidebar.selectbox(key="remove-name").options)
+    assert app.sidebar.checkbox(key="remove-confirm").value is False
+    assert not app.error
+
+
+def test_with_the_read_only_bundled_corpus_the_sidebar_says_how_to_use_a_corpus_of_ones_own(
+        built_config, corpus_copy, tmp_path, monkeypatch):
+    import emhqa.corpus
+
+    copied_index(built_config, tmp_path, monkeypatch, corpus_copy)
+    monkeypatch.setattr(emhqa.corpus, "BUNDLED_CORPUS", corpus_copy.resolve())
+    app = AppTest.from_file(APP, default_timeout=300).run()
+    assert not app.exception
+    assert not app.get("file_uploader") and not any(b.label == "Remove" for b in app.sidebar.button)
+    assert any("EMHQA_CORPUS" in unescape(i.value) for i in app.sidebar.info)

@@ -198,3 +198,28 @@ def test_a_three_turn_conversation_answers_the_follow_ups_from_the_history(page)
     assert "IS Case 4: Extramedullary hematopoiesis — History" in last and "characters" in last
     assert "Answered as: What did the chest x-ray show in the thalassemia patient?" in chat_texts(page)[3]
     assert page.get_by_test_id("stException").count() == 0
+
+
+def test_a_pdf_uploaded_in_the_sidebar_is_indexed_and_answers_with_its_page(built_config, browser, tmp_path):
+    from case_files import FINDINGS_QUESTION, case_report_pdf
+
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    shutil.copytree(built_config.index_dir, tmp_path / "index")
+    (tmp_path / "report.pdf").write_bytes(case_report_pdf())
+    with serve(EMHQA_CORPUS=str(tmp_path / "corpus"), EMHQA_INDEX=str(tmp_path / "index")) as url:
+        page = open_chat(browser, url)
+        sidebar = page.get_by_test_id("stSidebar")
+        sidebar.locator("input[type='file']").set_input_files(str(tmp_path / "report.pdf"))
+        sidebar.get_by_text("report.pdf").first.wait_for(timeout=30_000)
+        title = sidebar.get_by_role("textbox", name="Title", exact=True)
+        title.fill("Presacral EMH (PDF)")
+        title.press("Enter")
+        page.wait_for_timeout(500)
+        sidebar.get_by_role("button", name="Add and index").click()
+        sidebar.get_by_text("Added report.md", exact=False).first.wait_for(timeout=180_000)
+        ask(page, FINDINGS_QUESTION)
+        page.get_by_text("page 1, characters", exact=False).first.wait_for(timeout=120_000)
+        last = chat_texts(page)[-1]
+        assert "Presacral EMH (PDF)" in last and "Findings" in last
+        assert "report.md" in (tmp_path / "corpus" / "manifest.json").read_text(encoding="utf-8")
+        assert page.get_by_test_id("stException").count() == 0
