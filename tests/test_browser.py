@@ -200,26 +200,31 @@ def test_a_three_turn_conversation_answers_the_follow_ups_from_the_history(page)
     assert page.get_by_test_id("stException").count() == 0
 
 
-def test_a_pdf_uploaded_in_the_sidebar_is_indexed_and_answers_with_its_page(built_config, browser, tmp_path):
-    from case_files import FINDINGS_QUESTION, case_report_pdf
+@pytest.mark.parametrize("name", ["report.pdf", "page.html"])
+def test_a_document_uploaded_in_the_sidebar_is_indexed_and_answers_from_its_findings(built_config, browser, tmp_path,
+                                                                                    name):
+    from case_files import FINDINGS_QUESTION, HTML_PAGE, HTML_QUESTION, HTML_TITLE, case_report_pdf
 
+    pdf = name.endswith(".pdf")
     shutil.copytree(CORPUS, tmp_path / "corpus")
     shutil.copytree(built_config.index_dir, tmp_path / "index")
-    (tmp_path / "report.pdf").write_bytes(case_report_pdf())
+    (tmp_path / name).write_bytes(case_report_pdf() if pdf else HTML_PAGE.encode("utf-8"))
+    stored = name.rsplit(".", 1)[0] + ".md"
+    shown_title = "Presacral EMH (PDF)" if pdf else HTML_TITLE
     with serve(EMHQA_CORPUS=str(tmp_path / "corpus"), EMHQA_INDEX=str(tmp_path / "index")) as url:
         page = open_chat(browser, url)
         sidebar = page.get_by_test_id("stSidebar")
-        sidebar.locator("input[type='file']").set_input_files(str(tmp_path / "report.pdf"))
-        sidebar.get_by_text("report.pdf").first.wait_for(timeout=30_000)
+        sidebar.locator("input[type='file']").set_input_files(str(tmp_path / name))
+        sidebar.get_by_text(name).first.wait_for(timeout=30_000)
         title = sidebar.get_by_role("textbox", name="Title", exact=True)
-        title.fill("Presacral EMH (PDF)")
+        title.fill(shown_title)
         title.press("Enter")
         page.wait_for_timeout(500)
         sidebar.get_by_role("button", name="Add and index").click()
-        sidebar.get_by_text("Added report.md", exact=False).first.wait_for(timeout=180_000)
-        ask(page, FINDINGS_QUESTION)
-        page.get_by_text("page 1, characters", exact=False).first.wait_for(timeout=120_000)
+        sidebar.get_by_text(f"Added {stored}", exact=False).first.wait_for(timeout=180_000)
+        ask(page, FINDINGS_QUESTION if pdf else HTML_QUESTION)
+        page.get_by_text("page 1, characters" if pdf else "characters", exact=False).first.wait_for(timeout=120_000)
         last = chat_texts(page)[-1]
-        assert "Presacral EMH (PDF)" in last and "Findings" in last
-        assert "report.md" in (tmp_path / "corpus" / "manifest.json").read_text(encoding="utf-8")
+        assert shown_title in last and "Findings" in last
+        assert stored in (tmp_path / "corpus" / "manifest.json").read_text(encoding="utf-8")
         assert page.get_by_test_id("stException").count() == 0
