@@ -216,6 +216,8 @@ class Evidence:
 
     def _choose(self, scored: list[ScoredSentence]) -> list[ScoredSentence]:
         """The best sentence and its close runners-up of the same passage."""
+        # One-word lines, and lines of topic words only (the outline's heading "Extramedullary hematopoiesis
+        # (EMH)"), say nothing: quoted only when nothing else was retrieved.
         full = [s for s in scored if len(s.sentence.text.split()) >= self.selection.min_words
                 and frozenset(tokens(s.sentence.text)) - self.analyzer.topic] or scored
         if not full:

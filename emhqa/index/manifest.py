@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,12 +50,12 @@ class IndexManifest:
     versions: Mapping[str, str]  # versions of emhqa and the libraries that made the build
     files: Mapping[str, str]  # sha256 of every other file of the build folder
 
-    @property
+    @cached_property  # derived once per loaded manifest, not on every answer that reads it
     def titles(self) -> dict[str, str]:
         """Source file -> document title."""
         return {d.source: d.title for d in self.documents}
 
-    @property
+    @cached_property
     def pages(self) -> dict[str, tuple[int, ...]]:
         """Source file of a PDF -> where each of its pages starts in the stored text."""
         return {d.source: d.pages for d in self.documents if d.pages}
