@@ -196,12 +196,14 @@ def _lines(interactive: bool):
             return
 
 
-def _index(args) -> int:
+def _index(args, complete: bool = True) -> int:
+    """Open (build when needed) the index and say what it holds; ``complete``: embed the documents that
+    were indexed keyword-first (``emhqa index``) rather than leave them to the background (add, remove)."""
     from .config import Config
     from .index import open_index
 
     config = Config()
-    index = open_index(config, rebuild=getattr(args, "rebuild", False),
+    index = open_index(config, rebuild=getattr(args, "rebuild", False), complete=complete,
                        progress=lambda message: print(message, file=sys.stderr))
     manifest = index.manifest
     print(f"index ready in {config.index_dir}: {manifest.chunk_count} chunks, {manifest.sentence_count} sentences "
@@ -209,6 +211,9 @@ def _index(args) -> int:
           f"{'?' if manifest.embedded is None else manifest.embedded} texts embedded, {manifest.reused} reused)")
     for name, reason in manifest.skipped.items():
         print(f"skipped {name}: {reason}")
+    for name in sorted(manifest.awaiting_vectors):
+        print(f"{name} is answered from keyword search until its vectors are computed "
+              f"({'in the background; ' if config.background_index else ''}`emhqa index` computes them)")
     return 0
 
 
@@ -218,7 +223,7 @@ def _add(args) -> int:
 
     name = add_document(Config().corpus_dir, args.file, args.title, args.kind, args.publisher, args.replace)
     print(f"added {name} ({args.kind}): cite it as {name}")
-    return _index(args)
+    return _index(args, complete=False)
 
 
 def _remove(args) -> int:
@@ -227,7 +232,7 @@ def _remove(args) -> int:
 
     remove_document(Config().corpus_dir, args.name)
     print(f"removed {args.name}")
-    return _index(args)
+    return _index(args, complete=False)
 
 
 def _eval(args) -> int:

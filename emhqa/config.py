@@ -6,6 +6,8 @@ Every environment variable emhqa reads is read here, as the default of a setting
 - ``EMHQA_MODEL``, ``EMHQA_EMBEDDING_BACKEND``, ``EMHQA_CACHE``: ``Config.model``,
   ``Config.embedding_backend``, ``Config.cache_dir`` (where the model's ONNX export is kept)
 - ``EMHQA_FEEDBACK``: ``Config.feedback_file``
+- ``EMHQA_EMBED_NOW_CHARS``, ``EMHQA_BACKGROUND_INDEX``: ``Config.embed_now_chars``,
+  ``Config.background_index`` (large documents indexed keyword-first, their vectors computed later)
 - ``EMHQA_LLM_PROVIDER``, ``_MODEL``, ``_BASE_URL``, ``_TEMPERATURE``, ``_TIMEOUT``, ``_MAX_TOKENS``:
   ``Config.llm`` (``LLMSettings``); ``EMHQA_LLM_API_KEY`` or ``OPENAI_API_KEY``: ``LLMSettings.api_key``
 
@@ -34,6 +36,7 @@ MAX_QUESTION_CHARS = 2000
 MAX_K = 50  # the most passages one question may retrieve (QA.ask's k, the CLI's -k, the LangChain retriever's k)
 MAX_LLM_TIMEOUT = 3600  # seconds
 MAX_LLM_TOKENS = 32768
+DEFAULT_CHUNK_CHARS = 600
 
 
 def _env_path(name: str, default: Path) -> Path:
@@ -64,6 +67,11 @@ def _env_int(name: str, default: int) -> int:
     which the setting's check refuses."""
     number = _env_float(name, default)
     return int(number) if math.isfinite(number) and number == int(number) else 0
+
+
+def _env_switch(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    return default if not value else value not in ("off", "0", "no", "false", "none")
 
 
 def _user_data_dir() -> Path:
@@ -161,7 +169,12 @@ class Config:
     embedding_backend: str = field(default_factory=lambda: os.environ.get("EMHQA_EMBEDDING_BACKEND", "onnx"))
     # Where the model's ONNX export is kept.
     cache_dir: Path = field(default_factory=lambda: _env_path("EMHQA_CACHE", Path.home() / ".cache" / "emhqa"))
-    max_chunk_chars: int = 600
+    max_chunk_chars: int = DEFAULT_CHUNK_CHARS
+    # Characters of new text (chunks and sentences) a build embeds at once; documents beyond it (a
+    # large upload) are indexed keyword-first and embedded by ``emhqa index``, which ``emhqa add`` and
+    # the app start in the background when ``background_index`` is on.
+    embed_now_chars: int = field(default_factory=lambda: _env_int("EMHQA_EMBED_NOW_CHARS", 200_000))
+    background_index: bool = field(default_factory=lambda: _env_switch("EMHQA_BACKGROUND_INDEX", True))
     candidates: int = 30  # how deep each retriever looks before fusion
     # Fusion settings chosen by MRR on the tuning half of eval/dev.jsonl (grid: dense weight
     # 1-3, rrf_k 5/20/60); see EVALUATION.md.
@@ -178,13 +191,21 @@ class Config:
         object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))
         object.__setattr__(self, "index_dir", Path(self.index_dir))
         object.__setattr__(self, "cache_dir", Path(self.cache_dir))
-        checks = {"max_chunk_chars": self.max_chunk_chars >= 100, "candidates": self.candidates >= 1,
+        checks = {"max_chunk_chars": self.max_chunk_chars >= 100, "embed_now_chars": self.embed_now_chars >= 1,
+                  "candidates": self.candidates >= 1,
                   "rrf_k": self.rrf_k >= 1, "selection.max_sentences": self.selection.max_sentences >= 1,
                   "dense_weight": self.dense_weight >= 0, "lexical_weight": self.lexical_weight >= 0,
                   "model": bool(self.model.strip())}
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ConfigError(f"invalid Config setting(s): {', '.join(bad)}")
+
+    def child_environment(self) -> dict[str, str]:
+        """This process's environment with the ``EMHQA_*`` variables that give a child process (``emhqa
+        index`` in the background) this configuration's corpus, index, model and embedding settings."""
+        return {**os.environ, "EMHQA_CORPUS": str(self.corpus_dir), "EMHQA_INDEX": str(self.index_dir), "EMHQA_MODEL": self.model,
+                "EMHQA_EMBEDDING_BACKEND": self.embedding_backend, "EMHQA_CACHE": str(self.cache_dir),
+                "EMHQA_EMBED_NOW_CHARS": str(self.embed_now_chars)}
 
     def with_(self, **changes) -> "Config":
         return replace(self, **changes)

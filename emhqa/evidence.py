@@ -79,7 +79,7 @@ class Evidence:
                  selection: Selection = Selection()):
         self.index, self.analyzer, self.encoder, self.texts = index, analyzer, encoder, texts
         self.selection = selection
-        self._chunk_terms = [frozenset(tokens(c.embed_text)) for c in index.chunks]
+        self._chunk_terms = [frozenset(terms) for terms in index.chunk_tokens]
         df = Counter(t for terms in self._chunk_terms for t in terms)
         n = max(len(index.chunks), 1)
         self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
@@ -91,6 +91,7 @@ class Evidence:
         self.topic = mean_direction(index.sentence_vectors)
         self._residual = self.topic_free(index.sentence_vectors)
         self.assess = lru_cache(maxsize=1024)(self._assess)
+        self._embedded_now = lru_cache(maxsize=4096)(self._embed_sentences)  # chunks indexed keyword-first
 
     def chunk_terms(self, chunk_id: int) -> frozenset[str]:
         return self._chunk_terms[chunk_id]
@@ -174,15 +175,28 @@ class Evidence:
                 *, topic_free: bool) -> list[tuple[Span, float, float]]:
         """Each sentence of ``chunk`` with its cosine to ``query`` (a unit vector, in the topic-free
         space or the plain one) and the share of ``weights`` its terms hold (``overlap``)."""
-        rows = self._rows(chunk.id) if topic_free else self.index.sentence_rows(chunk.id)
+        rows = self._rows(chunk.id) if topic_free else self._plain_rows(chunk.id)
         return [(sentence, float(sim), self.overlap(weights, terms))
                 for sentence, sim, terms in zip(chunk.sentences, rows @ query, self.sentence_terms(chunk.id))]
 
     # -- choosing the answer -------------------------------------------------------------------
 
     def _rows(self, chunk_id: int) -> np.ndarray:
+        """The chunk's sentence vectors in the topic-free space."""
+        if not self.index.has_vectors[chunk_id]:
+            return self.topic_free(self._plain_rows(chunk_id))
         offsets = self.index.sentence_offsets
         return self._residual[offsets[chunk_id]:offsets[chunk_id + 1]]
+
+    def _plain_rows(self, chunk_id: int) -> np.ndarray:
+        """The chunk's sentence vectors; embedded now (and kept) for a document indexed keyword-first."""
+        if self.index.has_vectors[chunk_id]:
+            return self.index.sentence_rows(chunk_id)
+        return self._embedded_now(chunk_id)
+
+    def _embed_sentences(self, chunk_id: int) -> np.ndarray:
+        return np.asarray(self.encoder.encode([s.text for s in self.index.chunks[chunk_id].sentences]),
+                          dtype=np.float32)
 
     def _terms_of(self, sentence: ScoredSentence, passages: Sequence[Passage]) -> frozenset[str]:
         """The terms of a scored sentence (``sentence_terms`` of its passage's chunk)."""

@@ -42,9 +42,13 @@ class HybridRetriever:
         self.index, self.encoder, self.config, self.mode = index, encoder, config, _checked(mode)
         self.analyzer = analyzer or QueryAnalyzer(index)
         self._bm25 = bm25s.BM25()
-        self._bm25.index([tokens(c.embed_text) or [""] for c in index.chunks], show_progress=False)
+        self._bm25.index([list(terms) or [""] for terms in index.chunk_tokens], show_progress=False)
         self._vectors = index_vectors(index.dense)
-        self._headings = [frozenset(tokens(c.section)) for c in index.chunks]
+        self._by_source: dict[str, list[int]] = {}  # chunk ids of each source and of each heading's words
+        self._by_heading: dict[frozenset[str], list[int]] = {}
+        for i, chunk in enumerate(index.chunks):
+            self._by_source.setdefault(chunk.source, []).append(i)
+            self._by_heading.setdefault(frozenset(tokens(chunk.section)), []).append(i)
         self._topic = mean_direction(self._vectors)
 
     def with_mode(self, mode: Mode) -> "HybridRetriever":
@@ -61,7 +65,8 @@ class HybridRetriever:
         """FAISS inner-product search, deep enough to still fill ``depth`` after exclusions."""
         wanted = min(self.index.dense.ntotal, depth + int((~allowed).sum()))
         _, ids = self.index.dense.search(query[None, :], wanted)
-        return [int(i) for i in ids[0] if i >= 0 and allowed[i]][:depth]
+        found = ids[0][ids[0] >= 0]
+        return found[allowed[found]][:depth].tolist()
 
     def _lexical_scores(self, question: str) -> np.ndarray:
         terms = [t for t in tokens(question) if t in self._bm25.vocab_dict]
@@ -73,12 +78,13 @@ class HybridRetriever:
         query vector and its BM25 scores (None when this mode did not compute them)."""
         query, lexical = self.encoder.encode_query(question), None
         if self.mode != "lexical":  # the corpus's mean direction taken out: every chunk is "about EMH"
-            for rank, i in enumerate(self._dense_ranking(without_direction(query, self._topic), allowed, depth)):
+            searchable = allowed & self.index.has_vectors  # documents indexed keyword-first have no vectors yet
+            for rank, i in enumerate(self._dense_ranking(without_direction(query, self._topic), searchable, depth)):
                 fused[i] = fused.get(i, 0.0) + self.config.dense_weight / (self.config.rrf_k + rank + 1)
         if self.mode != "dense":
             lexical = self._lexical_scores(keywords)
-            order = [int(i) for i in np.argsort(-lexical, kind="stable") if lexical[i] > 0 and allowed[i]]
-            for rank, i in enumerate(order[:depth]):
+            order = np.argsort(-lexical, kind="stable")
+            for rank, i in enumerate(order[(lexical[order] > 0) & allowed[order]][:depth].tolist()):
                 fused[i] = fused.get(i, 0.0) + self.config.lexical_weight / (self.config.rrf_k + rank + 1)
         return query, lexical
 
@@ -94,13 +100,10 @@ class HybridRetriever:
         query, lexical = self._fused(analysed.searches[0], analysed.keywords[0], allowed, depth, fused)
         for search, keywords in zip(analysed.searches[1:], analysed.keywords[1:]):
             self._fused(search, keywords, allowed, depth, fused)
-        asked = frozenset(tokens(analysed.text))
-        for i, chunk in enumerate(self.index.chunks):
-            if not allowed[i]:
-                continue
-            if chunk.source == analysed.document:  # the case report the question names
-                fused[i] = fused.get(i, 0.0) + len(analysed.searches)
-            if self._headings[i] == asked:  # the question is this section's own heading (an FAQ entry)
+        named = self._by_source.get(analysed.document, []) if analysed.document else []  # the case report named
+        own = self._by_heading.get(frozenset(tokens(analysed.text)), [])  # the question is a section's heading
+        for i in (*named, *own):
+            if allowed[i]:
                 fused[i] = fused.get(i, 0.0) + len(analysed.searches)
         best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
         if lexical is None:

@@ -23,6 +23,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # CR (after CR LF became LF) and the Unicode line and paragraph separators end a line.
 _NORMAL = {**dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060\u00ad")),
            **{ord(c): "\n" for c in "\r\u2028\u2029"}}
+_ABNORMAL = re.compile("[" + "".join(map(chr, _NORMAL)) + "]")
 
 STOPWORDS = frozenset("""
 a an and are as at be been being but by can could did do does doing for from had has have how i
@@ -34,7 +35,9 @@ will with would you your yours about also any each other only own same very s t 
 
 def normal_form(text: str) -> str:
     """Text as the corpus stores it: LF line ends only, no byte-order mark, no zero-width characters."""
-    return text.replace("\r\n", "\n").translate(_NORMAL)
+    text = text.replace("\r\n", "\n")
+    # str.translate walks a 5 MB document for half a second even when it has none of these characters
+    return text.translate(_NORMAL) if _ABNORMAL.search(text) else text
 
 
 def lines(text: str, start: int = 0, end: int | None = None) -> Iterator[Span]:
@@ -107,18 +110,48 @@ def normalize_token(token: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """Content tokens for lexical matching: normalized words and codes (T1, EMH), no stop words."""
-    return [t for t in (normalize_token(m) for m in _TOKEN.findall(text) if m.lower() not in STOPWORDS)
-            if t not in STOPWORDS]
+    return [t for t in map(_content_token, _TOKEN.findall(text)) if t]
 
 
-_DEFINED = re.compile(r"((?:[A-Za-z][\w-]*\s+){1,6})\(([A-Z][A-Z0-9]{1,7})\)")
+@lru_cache(maxsize=262144)
+def _content_token(word: str) -> str:
+    """The normalized token of one word; "" for a stop word (before or after normalizing)."""
+    if word.lower() in STOPWORDS:
+        return ""
+    token = normalize_token(word)
+    return "" if token in STOPWORDS else token
+
+
+_PARENTHESIZED = re.compile(r"\(([A-Z][A-Z0-9]{1,7})\)")
+_WORD_END = re.compile(r"[A-Za-z][\w-]*\Z")  # the part of a token that can be a word of a long form
+_LOOK_BACK = 200  # characters before "(ABBR)" read for its long form: six words and more
+
+
+def _words_before(text: str, end: int) -> list[str]:
+    """The up to six words that end, with white space after them, at ``end`` (where "(" stands): words
+    are letters first, then letters, digits, "_" or "-"; a token that is only partly such a word ends
+    the run with that part."""
+    before = text[max(0, end - _LOOK_BACK):end]
+    if not before or not before[-1].isspace():
+        return []
+    words: list[str] = []
+    for token in reversed(before.split()[-6:]):
+        word = _WORD_END.search(token)
+        if word is None:
+            break
+        words.insert(0, word.group())
+        if word.start():
+            break
+    return words
 
 
 def find_abbreviations(text: str) -> dict[str, str]:
-    """Abbreviations the text defines as 'Long form (ABBR)', keyed by the lower-case abbreviation."""
+    """Abbreviations the text defines as 'Long form (ABBR)', keyed by the lower-case abbreviation.
+    Each "(ABBR)" is found first and the words before it are read there only: matching a pattern of
+    words from every position of a long document took seconds."""
     found: dict[str, str] = {}
-    for match in _DEFINED.finditer(text):
-        words, abbreviation = match.group(1).split(), match.group(2)
+    for parenthesized in _PARENTHESIZED.finditer(text):
+        words, abbreviation = _words_before(text, parenthesized.start()), parenthesized.group(1)
         for size in range(1, len(words) + 1):
             candidate = words[-size:]
             if candidate[0][0].upper() == abbreviation[0] and size <= len(abbreviation):

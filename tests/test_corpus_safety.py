@@ -37,7 +37,7 @@ RACE_TRIALS, RACE_ADDS = 6, 5
 RACER = """
 import sys
 import emhqa.cli as cli
-cli._index = lambda args: 0  # the corpus change races here; concurrent builds are tested in test_reliability
+cli._index = lambda args, complete=True: 0  # the corpus change races here; concurrent builds are tested in test_reliability
 sys.exit(max(cli.main(["add", path, "--title", "Note", "--kind", "case"]) for path in sys.argv[1:]))
 """
 
@@ -51,7 +51,7 @@ def corpus(tmp_path, monkeypatch) -> Path:
     write_manifest(folder, {"known.md": {"title": "Known", "kind": "faq"}})
     monkeypatch.setenv("EMHQA_CORPUS", str(folder))
     monkeypatch.setenv("EMHQA_INDEX", str(tmp_path / "index"))
-    monkeypatch.setattr("emhqa.cli._index", lambda args: 0)
+    monkeypatch.setattr("emhqa.cli._index", lambda args, complete=True: 0)
     return folder
 
 

@@ -105,7 +105,7 @@ def small_corpus(tmp_path, monkeypatch) -> Path:
     (folder / "manifest.json").write_text(json.dumps({"known.md": {"title": "Known", "kind": "case"}}))
     monkeypatch.setenv("EMHQA_CORPUS", str(folder))
     monkeypatch.setenv("EMHQA_INDEX", str(tmp_path / "index"))
-    monkeypatch.setattr("emhqa.cli._index", lambda args: 0)
+    monkeypatch.setattr("emhqa.cli._index", lambda args, complete=True: 0)
     return folder
 
 

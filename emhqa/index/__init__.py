@@ -6,11 +6,11 @@ typed ``manifest.json``; ``dense``: the FAISS index type and vector helpers.
 """
 from __future__ import annotations
 
-from .build import Progress, build_index, open_index, stale_reason
+from .build import BACKGROUND_LOG, Progress, build_index, open_index, stale_reason
 from .dense import FLAT_LIMIT, dense_index, index_vectors, ivf_nprobe, mean_direction, without_direction
 from .manifest import FORMAT, IndexedDocument, IndexManifest
 from .store import CURRENT, FILES, Index, build_lock, check_chunks, current_build, load_index
 
-__all__ = ["CURRENT", "FILES", "FLAT_LIMIT", "FORMAT", "Index", "IndexManifest", "IndexedDocument", "Progress",
+__all__ = ["BACKGROUND_LOG", "CURRENT", "FILES", "FLAT_LIMIT", "FORMAT", "Index", "IndexManifest", "IndexedDocument", "Progress",
            "build_index", "build_lock", "check_chunks", "current_build", "dense_index", "index_vectors", "ivf_nprobe",
            "load_index", "mean_direction", "open_index", "stale_reason", "without_direction"]

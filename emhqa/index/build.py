@@ -2,18 +2,22 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock
 
 from ..chunking import CHUNKING_VERSION, chunk_sections
-from ..config import Config
-from ..corpus import corpus_hashes, load_corpus
+from ..config import DEFAULT_CHUNK_CHARS, Config
+from ..corpus import Corpus, corpus_hashes, load_corpus
 from ..embedding import Embedder, shared_embedder
 from ..errors import IndexDamagedError, IndexWriteError
+from ..types import Chunk
 from .dense import dense_index, index_vectors
 from .manifest import IndexedDocument, IndexManifest
 from .store import Index, build_lock, current_build, current_pointer, load_current, load_index, write_build
@@ -21,40 +25,107 @@ from .store import Index, build_lock, current_build, current_pointer, load_curre
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
+BACKGROUND_LOG = "background.log"  # in the index folder: the output of `emhqa index` run in the background
 
 
-def build_index(config: Config, embedder: Embedder, progress: Progress | None = None) -> Path:
-    """Parse, chunk, embed and write a new build, then switch ``CURRENT`` to it in one rename."""
+def build_index(config: Config, embedder: Embedder, progress: Progress | None = None, *,
+                complete: bool = False) -> Path:
+    """Parse, chunk, embed and write a new build, then switch ``CURRENT`` to it in one rename.
+
+    Keyword first: once ``config.embed_now_chars`` characters of new text have been embedded, the
+    documents left (a large upload) are indexed without vectors: keyword search finds them at once, and
+    their sentences are embedded when an answer needs them, until a ``complete`` build (``emhqa index``)
+    embeds them. A complete build embeds before it takes the build lock, so that corpus changes made
+    meanwhile are not held up."""
     say = progress or (lambda message: log.info(message))
+    extra: dict[str, np.ndarray] = {}
+    if complete:  # one completion at a time: a second one then finds the vectors made and embeds nothing
+        config.index_dir.mkdir(parents=True, exist_ok=True)
+        with FileLock(config.index_dir / ".complete.lock"):
+            known = _previous_vectors(config.index_dir, embedder.model_id)
+            missing = [t for t in _texts(_chunks(load_corpus(config.corpus_dir), config)) if t not in known]
+            if missing:
+                say(f"embedding {len(missing)} texts")
+                extra = dict(zip(missing, _embed(embedder, missing, {})))
+            return _write(config, embedder, say, complete, extra)
+    return _write(config, embedder, say, complete, extra)
+
+
+def _write(config: Config, embedder: Embedder, say: Progress, complete: bool, extra: dict[str, np.ndarray]) -> Path:
+    """Build and switch to it, holding the build lock; ``extra``: vectors embedded before the lock was taken."""
     with build_lock(config.index_dir):
         current_pointer(config.index_dir)  # before any work: a folder in its place stops the build
         say("reading corpus")
         corpus = load_corpus(config.corpus_dir)
-        sections = [s for d in corpus.documents for s in d.sections()]
-        chunks = chunk_sections(corpus.texts, sections, config.max_chunk_chars)
-        sentences = [s.text for c in chunks for s in c.sentences]
-        known = _previous_vectors(config.index_dir, embedder.model_id)
-        texts = [c.embed_text for c in chunks] + sentences
-        computed = len({t for t in texts if t not in known})
-        say(f"embedding {computed} new texts ({len(chunks)} chunks and {len(sentences)} sentences in all; "
-            f"{len(texts) - computed} reused from the previous build)")
+        chunks = _chunks(corpus, config)
+        previous = _previous_vectors(config.index_dir, embedder.model_id)
+        known = {**previous, **extra}
+        waiting = _keyword_first(chunks, known, None if complete else config.embed_now_chars)
+        texts = _texts(c for c in chunks if c.source not in waiting)
+        computed = len({t for t in texts if t not in previous})
+        sentences = sum(len(c.sentences) for c in chunks)
+        say(f"embedding {computed} new texts ({len(chunks)} chunks and {sentences} sentences in all; "
+            f"{len(texts) - computed} reused from the previous build"
+            + (f"; {len(waiting)} large document(s) indexed keyword-first" if waiting else "") + ")")
         vectors = _embed(embedder, texts, known)
+        chunk_vectors, sentence_vectors = _placed(chunks, waiting, vectors, embedder.dimension)
         manifest = IndexManifest(
             built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), model_id=embedder.model_id, dimension=embedder.dimension,
             max_chunk_chars=config.max_chunk_chars, chunking_version=CHUNKING_VERSION, corpus=corpus.hashes,
             skipped=corpus.skipped,
-            documents=tuple(IndexedDocument(d.source, d.title, d.kind, d.publisher, d.pages) for d in corpus.documents),
-            chunk_count=len(chunks), sentence_count=len(sentences), embedded=computed, reused=len(texts) - computed,
+            documents=tuple(IndexedDocument(d.source, d.title, d.kind, d.publisher, d.pages, d.source not in waiting)
+                            for d in corpus.documents),
+            chunk_count=len(chunks), sentence_count=sentences, embedded=computed, reused=len(texts) - computed,
             versions=_versions(), files={})
-        build = write_build(config.index_dir, chunks, dense_index(vectors[:len(chunks)]), vectors[len(chunks):],
-                            manifest)
+        build = write_build(config.index_dir, chunks, dense_index(chunk_vectors), sentence_vectors, manifest)
         say(f"index built: {len(chunks)} chunks from {len(corpus.documents)} documents")
         return build
 
 
+def _chunks(corpus: Corpus, config: Config) -> list[Chunk]:
+    return chunk_sections(corpus.texts, [s for d in corpus.documents for s in d.sections()], config.max_chunk_chars)
+
+
+def _texts(chunks: Iterable[Chunk]) -> list[str]:
+    """What a build embeds for ``chunks``: every chunk's text, then every sentence, in order."""
+    chunks = list(chunks)
+    return [c.embed_text for c in chunks] + [s.text for c in chunks for s in c.sentences]
+
+
+def _keyword_first(chunks: Sequence[Chunk], known: dict[str, np.ndarray], budget: int | None) -> frozenset[str]:
+    """The documents, in corpus order, whose new text no longer fits in ``budget`` characters once the
+    documents before them are embedded (None: no limit)."""
+    if budget is None:
+        return frozenset()
+    new: dict[str, int] = {}
+    for chunk in chunks:
+        new[chunk.source] = new.get(chunk.source, 0) + sum(len(t) for t in _texts([chunk]) if t not in known)
+    spent, waiting = 0, set()
+    for source, size in new.items():
+        if size and spent + size > budget:
+            waiting.add(source)
+        else:
+            spent += size
+    return frozenset(waiting)
+
+
+def _placed(chunks: Sequence[Chunk], waiting: frozenset[str], vectors: np.ndarray,
+            dimension: int) -> tuple[np.ndarray, np.ndarray]:
+    """Chunk vectors and sentence vectors in chunk order, from ``vectors`` (``_texts`` of the chunks
+    not waiting, in order); zero rows for the chunks of documents indexed keyword-first."""
+    embedded = np.array([c.source not in waiting for c in chunks], dtype=bool)
+    chunk_rows = np.zeros((len(chunks), dimension), dtype=np.float32)
+    chunk_rows[embedded] = vectors[:embedded.sum()]
+    in_embedded = np.repeat(embedded, [len(c.sentences) for c in chunks])
+    sentence_rows = np.zeros((len(in_embedded), dimension), dtype=np.float32)
+    sentence_rows[in_embedded] = vectors[embedded.sum():]
+    return chunk_rows, sentence_rows
+
+
 def _previous_vectors(index_dir: Path, model_id: str) -> dict[str, np.ndarray]:
     """Text -> vector from the current build when it is intact and made by the same model, so an
-    update embeds only what changed; empty when there is nothing trustworthy to reuse."""
+    update embeds only what changed; empty when there is nothing trustworthy to reuse. Documents
+    indexed keyword-first have no vectors to reuse."""
     try:
         build = current_build(index_dir)
         old = load_index(build) if build is not None else None
@@ -62,8 +133,12 @@ def _previous_vectors(index_dir: Path, model_id: str) -> dict[str, np.ndarray]:
         return {}
     if old is None or old.manifest.model_id != model_id:
         return {}
-    known = dict(zip((c.embed_text for c in old.chunks), index_vectors(old.dense)))
-    known.update(zip((s.text for c in old.chunks for s in c.sentences), old.sentence_vectors))
+    chunk_vectors = index_vectors(old.dense)
+    known: dict[str, np.ndarray] = {}
+    for i, chunk in enumerate(old.chunks):
+        if old.has_vectors[i]:
+            known[chunk.embed_text] = chunk_vectors[i]
+            known.update(zip((s.text for s in chunk.sentences), old.sentence_rows(i)))
     return known
 
 
@@ -101,33 +176,59 @@ def stale_reason(manifest: IndexManifest, config: Config, model_id: str) -> str 
     return None
 
 
-def open_index(config: Config, embedder: Embedder | None = None, *, rebuild: bool = False,
+def open_index(config: Config, embedder: Embedder | None = None, *, rebuild: bool = False, complete: bool = False,
                progress: Progress | None = None) -> Index:
     """The verified index of ``config`` (its model: ``shared_embedder(config)`` unless ``embedder`` is
-    given); built when missing or asked for, rebuilt (with a warning) when stale. The library, the CLI
-    and the app open the index only through it.
+    given); built when missing or asked for, rebuilt (with a warning) when stale, and when ``complete``
+    and documents await their vectors (``build_index``). The library, the CLI and the app open the
+    index only through it. A build that leaves documents keyword-first starts ``emhqa index`` in the
+    background when ``config.background_index`` is on.
 
     A damaged index is never rebuilt silently: it raises IndexDamagedError naming the fix.
     """
     embedder = embedder or shared_embedder(config)
     if rebuild:
-        return _rebuilt(config, embedder, progress, "a rebuild was asked for")
+        return _rebuilt(config, embedder, progress, "a rebuild was asked for", complete)
     index = load_current(config.index_dir)
     if index is None:
         log.warning("no index in %s yet; building it (this takes a minute)", config.index_dir)
-        return _rebuilt(config, embedder, progress, "there is no index yet")
+        return _rebuilt(config, embedder, progress, "there is no index yet", complete)
     reason = stale_reason(index.manifest, config, embedder.model_id)
     if reason:
         log.warning("the index is stale (%s); rebuilding it", reason)
-        return _rebuilt(config, embedder, progress, f"the index is stale ({reason})")
+        return _rebuilt(config, embedder, progress, f"the index is stale ({reason})", complete)
+    if complete and index.manifest.awaiting_vectors:
+        return _rebuilt(config, embedder, progress, "documents await their vectors", complete)
     return index
 
 
-def _rebuilt(config: Config, embedder: Embedder, progress: Progress | None, why: str) -> Index:
+def _rebuilt(config: Config, embedder: Embedder, progress: Progress | None, why: str, complete: bool) -> Index:
     """A new build, loaded; IndexWriteError (saying ``why`` it was needed) when the folder cannot be written."""
     try:
-        return load_index(build_index(config, embedder, progress))
+        index = load_index(build_index(config, embedder, progress, complete=complete))
     except OSError as exc:
         raise IndexWriteError(f"{why}, but the index folder {config.index_dir} cannot be written "
                               f"({exc.strerror or exc}: {exc.filename}). Make it writable, or set EMHQA_INDEX "
                               "to a writable folder, then run `emhqa index`") from exc
+    waiting = ", ".join(sorted(index.manifest.awaiting_vectors))
+    # The child reads its settings from the environment (Config.environment): with other chunking
+    # settings than the default it would rebuild everything differently, so it is not started then.
+    if waiting and config.background_index and config.max_chunk_chars == DEFAULT_CHUNK_CHARS:
+        log.warning("%s: indexed for keyword search first (too large to embed at once); its vectors are being "
+                    "computed in the background (log: %s)", waiting, _complete_in_background(config))
+    elif waiting:
+        log.warning("%s: indexed for keyword search first (too large to embed at once); run `emhqa index` to "
+                    "compute its vectors", waiting)
+    return index
+
+
+def _complete_in_background(config: Config) -> Path:
+    """Start ``emhqa index`` in a session of its own, so that it outlives this process: it embeds the
+    documents indexed keyword-first and switches to the complete build (the app reloads it). Its
+    output is appended to ``background.log`` in the index folder, whose path is returned."""
+    path = config.index_dir / BACKGROUND_LOG
+    with open(path, "ab") as output:
+        subprocess.Popen([sys.executable, "-m", "emhqa", "index"], stdin=subprocess.DEVNULL, stdout=output,
+                         stderr=subprocess.STDOUT, env=config.child_environment(),
+                         start_new_session=True)
+    return path

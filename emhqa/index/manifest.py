@@ -28,6 +28,9 @@ class IndexedDocument:
     kind: str
     publisher: str | None
     pages: tuple[int, ...] = ()  # a PDF's: where each page starts in its stored text
+    # False: its chunks and sentences await their vectors (a large document indexed keyword-first; see
+    # ``build_index``): dense search skips it and its sentences are embedded when an answer needs them.
+    vectors: bool = True
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,11 @@ class IndexManifest:
     def titles(self) -> dict[str, str]:
         """Source file -> document title."""
         return {d.source: d.title for d in self.documents}
+
+    @cached_property
+    def awaiting_vectors(self) -> frozenset[str]:
+        """Source files indexed keyword-first, whose vectors a later build computes (``emhqa index``)."""
+        return frozenset(d.source for d in self.documents if not d.vectors)
 
     @cached_property
     def pages(self) -> dict[str, tuple[int, ...]]:
@@ -97,7 +105,8 @@ class IndexManifest:
         documents = tuple(IndexedDocument(typed(d, "source", str), typed(d, "title", str), typed(d, "kind", str),
                                           optional(d, "publisher", str),
                                           # builds from before PDFs were converted record no pages
-                                          tuple(typed(d, "pages", list, _offsets)) if "pages" in d else ())
+                                          tuple(typed(d, "pages", list, _offsets)) if "pages" in d else (),
+                                          _flag(d, "vectors", default=True))
                           for d in typed(record, "documents", list))
         return cls(built_at=typed(record, "built_at", str), model_id=typed(record, "model_id", str),
                    dimension=typed(record, "dimension", int),
@@ -122,6 +131,14 @@ def typed(record: Any, key: str, kind: type[T], check: Callable[[T], bool] | Non
 def optional(record: Any, key: str, kind: type[T]) -> T | None:
     """``record[key]``: None, or of type ``kind``."""
     return None if record[key] is None else typed(record, key, kind)
+
+
+def _flag(record: Any, key: str, default: bool) -> bool:
+    """``record[key]`` when present (it must be true or false), else ``default``."""
+    value = record.get(key, default)
+    if not isinstance(value, bool):
+        raise ValueError(f"field {key!r} holds {type(value).__name__} {str(value)[:40]!r}")
+    return value
 
 
 def _offsets(value: Iterable[Any]) -> bool:

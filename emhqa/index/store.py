@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from filelock import FileLock
 from ..corpus import sha256
 from ..errors import IndexDamagedError
 from ..parsers import GENERIC_TITLES
+from ..text import tokens
 from ..types import Chunk, Span
 from .manifest import IndexManifest, typed
 
@@ -49,6 +51,19 @@ class Index:
     @property
     def titles(self) -> dict[str, str]:
         return self.manifest.titles
+
+    @cached_property
+    def chunk_tokens(self) -> tuple[tuple[str, ...], ...]:
+        """Each chunk's ``text.tokens`` of its ``embed_text`` (section title and text), computed once for
+        the stages that search or weigh words (BM25, IDF, query analysis)."""
+        return tuple(tuple(tokens(c.embed_text)) for c in self.chunks)
+
+    @cached_property
+    def has_vectors(self) -> np.ndarray:
+        """Per chunk, whether its vectors were computed: False for a document indexed keyword-first
+        (``IndexManifest.awaiting_vectors``), whose rows are zeros until a later build fills them."""
+        waiting = self.manifest.awaiting_vectors
+        return np.array([c.source not in waiting for c in self.chunks], dtype=bool)
 
 
 def build_lock(index_dir: Path) -> FileLock:
