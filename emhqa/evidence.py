@@ -91,7 +91,7 @@ class Evidence:
         self.topic = mean_direction(index.sentence_vectors)
         self._residual = self.topic_free(index.sentence_vectors)
         self.assess = lru_cache(maxsize=1024)(self._assess)
-        self._embedded_now = lru_cache(maxsize=4096)(self._embed_sentences)  # chunks indexed keyword-first
+        self._embedded_now: dict[int, np.ndarray] = {}  # sentence vectors of chunks indexed keyword-first
 
     def chunk_terms(self, chunk_id: int) -> frozenset[str]:
         return self._chunk_terms[chunk_id]
@@ -192,11 +192,20 @@ class Evidence:
         """The chunk's sentence vectors; embedded now (and kept) for a document indexed keyword-first."""
         if self.index.has_vectors[chunk_id]:
             return self.index.sentence_rows(chunk_id)
-        return self._embedded_now(chunk_id)
+        self._embed_waiting([chunk_id])
+        return self._embedded_now[chunk_id]
 
-    def _embed_sentences(self, chunk_id: int) -> np.ndarray:
-        return np.asarray(self.encoder.encode([s.text for s in self.index.chunks[chunk_id].sentences]),
+    def _embed_waiting(self, chunk_ids: Sequence[int]) -> None:
+        """Embed, in one call, the sentences of those chunks that have no vectors yet and were not
+        embedded before (the answer's passages, before they are scored)."""
+        missing = [i for i in dict.fromkeys(chunk_ids) if not self.index.has_vectors[i] and i not in self._embedded_now]
+        if not missing:
+            return
+        rows = np.asarray(self.encoder.encode([s.text for i in missing for s in self.index.chunks[i].sentences]),
                           dtype=np.float32)
+        ends = np.cumsum([len(self.index.chunks[i].sentences) for i in missing])
+        for i, chunk_rows in zip(missing, np.split(rows, ends[:-1])):
+            self._embedded_now[i] = chunk_rows
 
     def _terms_of(self, sentence: ScoredSentence, passages: Sequence[Passage]) -> frozenset[str]:
         """The terms of a scored sentence (``sentence_terms`` of its passage's chunk)."""
@@ -314,6 +323,7 @@ class Evidence:
 
     def _assess(self, question: str, passages: tuple[Passage, ...]) -> Assessment:
         query = self.analyzer.analyze(question)
+        self._embed_waiting([p.chunk.id for p in passages])
         literature = bool(query.focus & _LITERATURE)
         allowed = [i for i, p in enumerate(passages) if query.document in (None, p.chunk.source)
                    and (literature or not _REFERENCES.search(p.chunk.section))]
