@@ -5,6 +5,7 @@ Every environment variable emhqa reads is read here, as the default of a setting
 - ``EMHQA_CORPUS``, ``EMHQA_INDEX``: ``Config.corpus_dir``, ``Config.index_dir``
 - ``EMHQA_MODEL``, ``EMHQA_EMBEDDING_BACKEND``, ``EMHQA_CACHE``: ``Config.model``,
   ``Config.embedding_backend``, ``Config.cache_dir`` (where the model's ONNX export is kept)
+- ``EMHQA_STORE``: ``Config.store`` (``StoreSettings``: the embedded index, or a Milvus server or file)
 - ``EMHQA_FEEDBACK``: ``Config.feedback_file``
 - ``EMHQA_LLM_PROVIDER``, ``_MODEL``, ``_BASE_URL``, ``_TEMPERATURE``, ``_TIMEOUT``, ``_MAX_TOKENS``:
   ``Config.llm`` (``LLMSettings``); ``EMHQA_LLM_API_KEY`` or ``OPENAI_API_KEY``: ``LLMSettings.api_key``
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -34,6 +36,7 @@ MAX_QUESTION_CHARS = 2000
 MAX_K = 50  # the most passages one question may retrieve (QA.ask's k, the CLI's -k, the LangChain retriever's k)
 MAX_LLM_TIMEOUT = 3600  # seconds
 MAX_LLM_TOKENS = 32768
+MILVUS_COLLECTION = "emhqa"  # the alias a Milvus store's current build is read through, unless the URI names one
 
 
 def _env_path(name: str, default: Path) -> Path:
@@ -86,6 +89,35 @@ def _feedback_file() -> Path | None:
     if value.strip().lower() in ("off", "0", "no", "false", "none"):
         return None
     return Path(value).expanduser() if value else _user_data_dir() / "feedback.jsonl"
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """Where builds are kept and searched: ``embedded`` (the index folder: FAISS + bm25s, the default) or
+    ``milvus`` (``uri``: a Milvus server ``http://host:port`` or a Milvus Lite file; ``collection``: the
+    alias naming the current build). ``EMHQA_STORE`` sets it: empty or ``embedded``,
+    ``milvus://host:port[/collection]``, or a path ending in ``.db`` (Milvus Lite, one process)."""
+
+    kind: str = "embedded"
+    uri: str = ""
+    collection: str = MILVUS_COLLECTION
+
+    @classmethod
+    def parse(cls, value: str) -> "StoreSettings":
+        """The settings an ``EMHQA_STORE`` value names; ConfigError naming the accepted forms otherwise."""
+        value = value.strip()
+        if value in ("", "embedded"):
+            return cls()
+        if value.endswith(".db") and "://" not in value:
+            return cls("milvus", str(Path(value).expanduser().resolve()))
+        match = re.fullmatch(r"milvus://([\w.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})(?:/([A-Za-z_]\w{0,63}))?/?", value)
+        if not match or not 0 < int(match.group(2)) < 65536:
+            raise ConfigError(f"EMHQA_STORE={value!r} is not a store: use milvus://host:port[/collection], a Milvus "
+                              "Lite file ending in .db, or unset it for the embedded index")
+        return cls("milvus", f"http://{match.group(1)}:{match.group(2)}", match.group(3) or MILVUS_COLLECTION)
+
+    def __str__(self) -> str:
+        return "embedded" if self.kind == "embedded" else f"Milvus collection {self.collection!r} at {self.uri}"
 
 
 @dataclass(frozen=True)
@@ -161,6 +193,8 @@ class Config:
     embedding_backend: str = field(default_factory=lambda: os.environ.get("EMHQA_EMBEDDING_BACKEND", "onnx"))
     # Where the model's ONNX export is kept.
     cache_dir: Path = field(default_factory=lambda: _env_path("EMHQA_CACHE", Path.home() / ".cache" / "emhqa"))
+    # Where builds are kept and searched; a Milvus store still keeps its build lock in index_dir.
+    store: StoreSettings = field(default_factory=lambda: StoreSettings.parse(os.environ.get("EMHQA_STORE", "")))
     max_chunk_chars: int = 600
     candidates: int = 30  # how deep each retriever looks before fusion
     # Fusion settings chosen by MRR on the tuning half of eval/dev.jsonl (grid: dense weight

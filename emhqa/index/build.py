@@ -5,7 +5,6 @@ import logging
 import time
 from collections.abc import Callable
 from importlib import metadata
-from pathlib import Path
 
 import numpy as np
 
@@ -14,26 +13,27 @@ from ..config import Config
 from ..corpus import corpus_hashes, load_corpus
 from ..embedding import Embedder, shared_embedder
 from ..errors import IndexDamagedError, IndexWriteError
-from .dense import dense_index, index_vectors
+from .base import Backend, Index
+from .factory import open_backend
 from .manifest import IndexedDocument, IndexManifest
-from .store import Index, build_lock, current_build, current_pointer, load_current, load_index, write_build
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 
 
-def build_index(config: Config, embedder: Embedder, progress: Progress | None = None) -> Path:
-    """Parse, chunk, embed and write a new build, then switch ``CURRENT`` to it in one rename."""
+def build_index(config: Config, embedder: Embedder, progress: Progress | None = None) -> Index:
+    """Parse, chunk, embed and publish a new build to ``config``'s backend (it becomes the current
+    one in one step); returns it loaded."""
     say = progress or (lambda message: log.info(message))
-    with build_lock(config.index_dir):
-        current_pointer(config.index_dir)  # before any work: a folder in its place stops the build
+    backend = open_backend(config)
+    with backend.lock():
         say("reading corpus")
         corpus = load_corpus(config.corpus_dir)
         sections = [s for d in corpus.documents for s in d.sections()]
         chunks = chunk_sections(corpus.texts, sections, config.max_chunk_chars)
         sentences = [s.text for c in chunks for s in c.sentences]
-        known = _previous_vectors(config.index_dir, embedder.model_id)
+        known = _previous_vectors(backend, embedder.model_id)
         texts = [c.embed_text for c in chunks] + sentences
         computed = len({t for t in texts if t not in known})
         say(f"embedding {computed} new texts ({len(chunks)} chunks and {len(sentences)} sentences in all; "
@@ -46,23 +46,21 @@ def build_index(config: Config, embedder: Embedder, progress: Progress | None = 
             documents=tuple(IndexedDocument(d.source, d.title, d.kind, d.publisher, d.pages) for d in corpus.documents),
             chunk_count=len(chunks), sentence_count=len(sentences), embedded=computed, reused=len(texts) - computed,
             versions=_versions(), files={})
-        build = write_build(config.index_dir, chunks, dense_index(vectors[:len(chunks)]), vectors[len(chunks):],
-                            manifest)
+        index = backend.publish(chunks, vectors[:len(chunks)], vectors[len(chunks):], manifest)
         say(f"index built: {len(chunks)} chunks from {len(corpus.documents)} documents")
-        return build
+        return index
 
 
-def _previous_vectors(index_dir: Path, model_id: str) -> dict[str, np.ndarray]:
+def _previous_vectors(backend: Backend, model_id: str) -> dict[str, np.ndarray]:
     """Text -> vector from the current build when it is intact and made by the same model, so an
     update embeds only what changed; empty when there is nothing trustworthy to reuse."""
     try:
-        build = current_build(index_dir)
-        old = load_index(build) if build is not None else None
+        old = backend.load()
     except IndexDamagedError:
         return {}
     if old is None or old.manifest.model_id != model_id:
         return {}
-    known = dict(zip((c.embed_text for c in old.chunks), index_vectors(old.dense)))
+    known = dict(zip((c.embed_text for c in old.chunks), old.vectors))
     known.update(zip((s.text for c in old.chunks for s in c.sentences), old.sentence_vectors))
     return known
 
@@ -77,7 +75,7 @@ def _embed(embedder: Embedder, texts: list[str], known: dict[str, np.ndarray]) -
 
 def _versions() -> dict[str, str]:
     out = {}
-    for name in ("emhqa", "faiss-cpu", "sentence-transformers", "torch", "numpy", "bm25s"):
+    for name in ("emhqa", "faiss-cpu", "sentence-transformers", "torch", "numpy", "bm25s", "pymilvus"):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -112,9 +110,10 @@ def open_index(config: Config, embedder: Embedder | None = None, *, rebuild: boo
     embedder = embedder or shared_embedder(config)
     if rebuild:
         return _rebuilt(config, embedder, progress, "a rebuild was asked for")
-    index = load_current(config.index_dir)
+    backend = open_backend(config)
+    index = backend.load()
     if index is None:
-        log.warning("no index in %s yet; building it (this takes a minute)", config.index_dir)
+        log.warning("no index in %s yet; building it (this takes a minute)", backend)
         return _rebuilt(config, embedder, progress, "there is no index yet")
     reason = stale_reason(index.manifest, config, embedder.model_id)
     if reason:
@@ -126,7 +125,7 @@ def open_index(config: Config, embedder: Embedder | None = None, *, rebuild: boo
 def _rebuilt(config: Config, embedder: Embedder, progress: Progress | None, why: str) -> Index:
     """A new build, loaded; IndexWriteError (saying ``why`` it was needed) when the folder cannot be written."""
     try:
-        return load_index(build_index(config, embedder, progress))
+        return build_index(config, embedder, progress)
     except OSError as exc:
         raise IndexWriteError(f"{why}, but the index folder {config.index_dir} cannot be written "
                               f"({exc.strerror or exc}: {exc.filename}). Make it writable, or set EMHQA_INDEX "
