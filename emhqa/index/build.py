@@ -25,39 +25,49 @@ Progress = Callable[[str], None]
 def build_index(config: Config, embedder: Embedder, progress: Progress | None = None) -> Index:
     """Parse, chunk, embed and publish a new build to ``config``'s backend (it becomes the current
     one in one step); returns it loaded."""
-    say = progress or (lambda message: log.info(message))
     backend = open_backend(config)
     with backend.lock():
-        say("reading corpus")
-        corpus = load_corpus(config.corpus_dir)
-        sections = [s for d in corpus.documents for s in d.sections()]
-        chunks = chunk_sections(corpus.texts, sections, config.max_chunk_chars)
-        sentences = [s.text for c in chunks for s in c.sentences]
-        known = _previous_vectors(backend, embedder.model_id)
-        texts = [c.embed_text for c in chunks] + sentences
-        computed = len({t for t in texts if t not in known})
-        say(f"embedding {computed} new texts ({len(chunks)} chunks and {len(sentences)} sentences in all; "
-            f"{len(texts) - computed} reused from the previous build)")
-        vectors = _embed(embedder, texts, known)
-        manifest = IndexManifest(
-            built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), model_id=embedder.model_id, dimension=embedder.dimension,
-            max_chunk_chars=config.max_chunk_chars, chunking_version=CHUNKING_VERSION, corpus=corpus.hashes,
-            skipped=corpus.skipped,
-            documents=tuple(IndexedDocument(d.source, d.title, d.kind, d.publisher, d.pages) for d in corpus.documents),
-            chunk_count=len(chunks), sentence_count=len(sentences), embedded=computed, reused=len(texts) - computed,
-            versions=_versions(), files={})
-        index = backend.publish(chunks, vectors[:len(chunks)], vectors[len(chunks):], manifest)
-        say(f"index built: {len(chunks)} chunks from {len(corpus.documents)} documents")
-        return index
+        return _build(config, embedder, backend, progress)
+
+
+def _build(config: Config, embedder: Embedder, backend: Backend, progress: Progress | None) -> Index:
+    """``build_index``'s work, holding ``backend.lock()``."""
+    say = progress or (lambda message: log.info(message))
+    say("reading corpus")
+    corpus = load_corpus(config.corpus_dir)
+    sections = [s for d in corpus.documents for s in d.sections()]
+    chunks = chunk_sections(corpus.texts, sections, config.max_chunk_chars)
+    sentences = [s.text for c in chunks for s in c.sentences]
+    known = _previous_vectors(backend, embedder.model_id)
+    texts = [c.embed_text for c in chunks] + sentences
+    computed = len({t for t in texts if t not in known})
+    say(f"embedding {computed} new texts ({len(chunks)} chunks and {len(sentences)} sentences in all; "
+        f"{len(texts) - computed} reused from the previous build)")
+    vectors = _embed(embedder, texts, known)
+    manifest = IndexManifest(
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), model_id=embedder.model_id, dimension=embedder.dimension,
+        max_chunk_chars=config.max_chunk_chars, chunking_version=CHUNKING_VERSION, corpus=corpus.hashes,
+        skipped=corpus.skipped,
+        documents=tuple(IndexedDocument(d.source, d.title, d.kind, d.publisher, d.pages) for d in corpus.documents),
+        chunk_count=len(chunks), sentence_count=len(sentences), embedded=computed, reused=len(texts) - computed,
+        versions=_versions(), files={})
+    index = backend.publish(chunks, vectors[:len(chunks)], vectors[len(chunks):], manifest)
+    say(f"index built: {len(chunks)} chunks from {len(corpus.documents)} documents")
+    return index
+
+
+def _loadable(backend: Backend) -> Index | None:
+    """The current build, or None when there is none or it is damaged (a new build replaces it)."""
+    try:
+        return backend.load()
+    except IndexDamagedError:
+        return None
 
 
 def _previous_vectors(backend: Backend, model_id: str) -> dict[str, np.ndarray]:
     """Text -> vector from the current build when it is intact and made by the same model, so an
     update embeds only what changed; empty when there is nothing trustworthy to reuse."""
-    try:
-        old = backend.load()
-    except IndexDamagedError:
-        return {}
+    old = _loadable(backend)
     if old is None or old.manifest.model_id != model_id:
         return {}
     known = dict(zip((c.embed_text for c in old.chunks), old.vectors))
@@ -109,7 +119,7 @@ def open_index(config: Config, embedder: Embedder | None = None, *, rebuild: boo
     """
     embedder = embedder or shared_embedder(config)
     if rebuild:
-        return _rebuilt(config, embedder, progress, "a rebuild was asked for")
+        return _rebuilt(config, embedder, progress, "a rebuild was asked for", forced=True)
     backend = open_backend(config)
     index = backend.load()
     if index is None:
@@ -122,10 +132,17 @@ def open_index(config: Config, embedder: Embedder | None = None, *, rebuild: boo
     return index
 
 
-def _rebuilt(config: Config, embedder: Embedder, progress: Progress | None, why: str) -> Index:
-    """A new build, loaded; IndexWriteError (saying ``why`` it was needed) when the folder cannot be written."""
+def _rebuilt(config: Config, embedder: Embedder, progress: Progress | None, why: str, forced: bool = False) -> Index:
+    """A new build, loaded; IndexWriteError (saying ``why`` it was needed) when the folder cannot be written.
+    Unless ``forced``, a fresh build that another process published while this one waited for the build
+    lock is used instead (several app replicas that see one corpus change build once)."""
+    backend = open_backend(config)
     try:
-        return build_index(config, embedder, progress)
+        with backend.lock():
+            current = None if forced else _loadable(backend)
+            if current is not None and stale_reason(current.manifest, config, embedder.model_id) is None:
+                return current
+            return _build(config, embedder, backend, progress)
     except OSError as exc:
         raise IndexWriteError(f"{why}, but the index folder {config.index_dir} cannot be written "
                               f"({exc.strerror or exc}: {exc.filename}). Make it writable, or set EMHQA_INDEX "
