@@ -90,13 +90,13 @@ def test_a_changed_corpus_makes_the_collection_stale_and_a_rebuild_switches_the_
     assert any("An added sentence" in c.text for c in index.chunks) and index.manifest.reused > 0
     assert backend.stamp() != stamp and first.manifest.corpus != index.manifest.corpus
     build_index(config, embedder)  # a third build: the first is dropped, the one before the current kept
-    assert len(backend._builds()) == 2  # type: ignore[attr-defined]
+    assert len(backend._builds()) == 2
 
 
 def test_a_collection_emhqa_did_not_make_is_named_with_the_fix(milvus_server, tmp_path, corpus_copy, embedder,
                                                               monkeypatch, capsys):
     config = private(milvus_server, tmp_path, corpus_copy)
-    client = open_backend(config).client  # type: ignore[attr-defined]
+    client = open_backend(config).client
     client.create_collection(config.store.collection, dimension=4)
     with pytest.raises(StoreError, match="emhqa did not make; drop it, or name another collection in EMHQA_STORE"):
         open_index(config, embedder)
