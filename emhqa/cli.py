@@ -200,13 +200,13 @@ def _index(args, complete: bool = True) -> int:
     """Open (build when needed) the index and say what it holds; ``complete``: embed the documents that
     were indexed keyword-first (``emhqa index``) rather than leave them to the background (add, remove)."""
     from .config import Config
-    from .index import open_index
+    from .index import open_backend, open_index
 
     config = Config()
     index = open_index(config, rebuild=getattr(args, "rebuild", False), complete=complete,
                        progress=lambda message: print(message, file=sys.stderr))
     manifest = index.manifest
-    print(f"index ready in {config.index_dir}: {manifest.chunk_count} chunks, {manifest.sentence_count} sentences "
+    print(f"index ready in {open_backend(config)}: {manifest.chunk_count} chunks, {manifest.sentence_count} sentences "
           f"from {len(manifest.documents)} documents (built {manifest.built_at}; "
           f"{'?' if manifest.embedded is None else manifest.embedded} texts embedded, {manifest.reused} reused)")
     for name, reason in manifest.skipped.items():

@@ -5,6 +5,7 @@ Every environment variable emhqa reads is read here, as the default of a setting
 - ``EMHQA_CORPUS``, ``EMHQA_INDEX``: ``Config.corpus_dir``, ``Config.index_dir``
 - ``EMHQA_MODEL``, ``EMHQA_EMBEDDING_BACKEND``, ``EMHQA_CACHE``: ``Config.model``,
   ``Config.embedding_backend``, ``Config.cache_dir`` (where the model's ONNX export is kept)
+- ``EMHQA_STORE``: ``Config.store`` (``StoreSettings``: the embedded index, or a Milvus server or file)
 - ``EMHQA_FEEDBACK``: ``Config.feedback_file``
 - ``EMHQA_EMBED_NOW_CHARS``, ``EMHQA_BACKGROUND_INDEX``: ``Config.embed_now_chars``,
   ``Config.background_index`` (large documents indexed keyword-first, their vectors computed later)
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -37,6 +39,7 @@ MAX_K = 50  # the most passages one question may retrieve (QA.ask's k, the CLI's
 MAX_LLM_TIMEOUT = 3600  # seconds
 MAX_LLM_TOKENS = 32768
 DEFAULT_CHUNK_CHARS = 600
+MILVUS_COLLECTION = "emhqa"  # the alias a Milvus store's current build is read through, unless the URI names one
 
 
 def _env_path(name: str, default: Path) -> Path:
@@ -94,6 +97,49 @@ def _feedback_file() -> Path | None:
     if value.strip().lower() in ("off", "0", "no", "false", "none"):
         return None
     return Path(value).expanduser() if value else _user_data_dir() / "feedback.jsonl"
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """Where builds are kept and searched: ``embedded`` (the index folder: FAISS + bm25s, the default) or
+    ``milvus`` (``uri``: a Milvus server ``http://host:port`` or a Milvus Lite file; ``collection``: the
+    alias naming the current build). ``EMHQA_STORE`` sets it: empty or ``embedded``,
+    ``milvus://host:port[/collection]``, or a path ending in ``.db`` (Milvus Lite, one process)."""
+
+    kind: str = "embedded"
+    uri: str = ""
+    collection: str = MILVUS_COLLECTION
+
+    @classmethod
+    def parse(cls, value: str) -> "StoreSettings":
+        """The settings an ``EMHQA_STORE`` value names; ConfigError naming the accepted forms otherwise."""
+        value = value.strip()
+        if value in ("", "embedded"):
+            return cls()
+        if value.endswith(".db") and "://" not in value:
+            return cls("milvus", str(Path(value).expanduser().resolve()))
+        match = re.fullmatch(r"milvus://([\w.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})(?:/([A-Za-z_]\w{0,63}))?/?", value)
+        if not match or not 0 < int(match.group(2)) < 65536:
+            raise ConfigError(f"EMHQA_STORE={value!r} is not a store: use milvus://host:port[/collection], a Milvus "
+                              "Lite file ending in .db, or unset it for the embedded index")
+        return cls("milvus", f"http://{match.group(1)}:{match.group(2)}", match.group(3) or MILVUS_COLLECTION)
+
+    def __str__(self) -> str:
+        return "embedded" if self.kind == "embedded" else f"Milvus collection {self.collection!r} at {self.uri}"
+
+    @property
+    def variable(self) -> str:
+        """The ``EMHQA_STORE`` value that names these settings (``parse`` reads it back)."""
+        if self.kind == "embedded":
+            return "embedded"
+        if not self.uri.startswith("http://"):
+            return self.uri  # a Milvus Lite file
+        return f"milvus://{self.uri.removeprefix('http://')}/{self.collection}"
+
+    @property
+    def shared(self) -> bool:
+        """Whether several processes can use this store at once (not a Milvus Lite file)."""
+        return self.kind == "embedded" or self.uri.startswith("http://")
 
 
 @dataclass(frozen=True)
@@ -175,6 +221,8 @@ class Config:
     # the app start in the background when ``background_index`` is on.
     embed_now_chars: int = field(default_factory=lambda: _env_int("EMHQA_EMBED_NOW_CHARS", 200_000))
     background_index: bool = field(default_factory=lambda: _env_switch("EMHQA_BACKGROUND_INDEX", True))
+    # Where builds are kept and searched; a Milvus store still keeps its build lock in index_dir.
+    store: StoreSettings = field(default_factory=lambda: StoreSettings.parse(os.environ.get("EMHQA_STORE", "")))
     candidates: int = 30  # how deep each retriever looks before fusion
     # Fusion settings chosen by MRR on the tuning half of eval/dev.jsonl (grid: dense weight
     # 1-3, rrf_k 5/20/60); see EVALUATION.md.
@@ -205,7 +253,7 @@ class Config:
         index`` in the background) this configuration's corpus, index, model and embedding settings."""
         return {**os.environ, "EMHQA_CORPUS": str(self.corpus_dir), "EMHQA_INDEX": str(self.index_dir), "EMHQA_MODEL": self.model,
                 "EMHQA_EMBEDDING_BACKEND": self.embedding_backend, "EMHQA_CACHE": str(self.cache_dir),
-                "EMHQA_EMBED_NOW_CHARS": str(self.embed_now_chars)}
+                "EMHQA_EMBED_NOW_CHARS": str(self.embed_now_chars), "EMHQA_STORE": self.store.variable}
 
     def with_(self, **changes) -> "Config":
         return replace(self, **changes)

@@ -29,5 +29,9 @@ class IndexWriteError(EmhqaError):
     """The index must be built or rebuilt, but its folder cannot be written (read-only, no space)."""
 
 
+class StoreError(EmhqaError):
+    """The configured index store (a Milvus server or file) cannot be reached or used as it is."""
+
+
 class GeneratorError(EmhqaError):
     """A generator name is unknown or a generator failed."""

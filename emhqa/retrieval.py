@@ -1,21 +1,18 @@
-"""Hybrid retrieval: FAISS dense search and BM25 lexical search fused by reciprocal rank fusion."""
+"""Hybrid retrieval: the index's dense and lexical rankings (``index.Search``: FAISS and bm25s, or
+Milvus) fused here by weighted reciprocal rank fusion, whichever backend ranked them."""
 from __future__ import annotations
 
 import copy
-import logging
 from collections.abc import Callable
 from typing import Literal, Protocol
 
-import bm25s
 import numpy as np
 
 from .config import Config
-from .index import Index, index_vectors, mean_direction, without_direction
+from .index import Index, mean_direction, without_direction
 from .query import QueryAnalyzer
 from .text import tokens
 from .types import Chunk, Passage
-
-logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 Mode = Literal["hybrid", "dense", "lexical"]
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "lexical")
@@ -41,18 +38,15 @@ class HybridRetriever:
                  analyzer: QueryAnalyzer | None = None):
         self.index, self.encoder, self.config, self.mode = index, encoder, config, _checked(mode)
         self.analyzer = analyzer or QueryAnalyzer(index)
-        self._bm25 = bm25s.BM25()
-        self._bm25.index([list(terms) or [""] for terms in index.chunk_tokens], show_progress=False)
-        self._vectors = index_vectors(index.dense)
         self._by_source: dict[str, list[int]] = {}  # chunk ids of each source and of each heading's words
         self._by_heading: dict[frozenset[str], list[int]] = {}
         for i, chunk in enumerate(index.chunks):
             self._by_source.setdefault(chunk.source, []).append(i)
             self._by_heading.setdefault(frozenset(tokens(chunk.section)), []).append(i)
-        self._topic = mean_direction(self._vectors)
+        self._topic = mean_direction(index.vectors)
 
     def with_mode(self, mode: Mode) -> "HybridRetriever":
-        """This retriever searching in ``mode``: a shallow copy sharing the built BM25 index and vectors."""
+        """This retriever searching in ``mode``: a shallow copy sharing the index and its search."""
         other = copy.copy(self)
         other.mode = _checked(mode)
         return other
@@ -61,32 +55,19 @@ class HybridRetriever:
         return np.array([not exclude(c) for c in self.index.chunks], dtype=bool) if exclude \
             else np.ones(len(self.index.chunks), dtype=bool)
 
-    def _dense_ranking(self, query: np.ndarray, allowed: np.ndarray, depth: int) -> list[int]:
-        """FAISS inner-product search, deep enough to still fill ``depth`` after exclusions."""
-        wanted = min(self.index.dense.ntotal, depth + int((~allowed).sum()))
-        _, ids = self.index.dense.search(query[None, :], wanted)
-        found = ids[0][ids[0] >= 0]
-        return found[allowed[found]][:depth].tolist()
-
-    def _lexical_scores(self, question: str) -> np.ndarray:
-        terms = [t for t in tokens(question) if t in self._bm25.vocab_dict]
-        return self._bm25.get_scores(terms) if terms else np.zeros(len(self.index.chunks))
-
     def _fused(self, question: str, keywords: str, allowed: np.ndarray, depth: int,
-               fused: dict[int, float]) -> tuple[np.ndarray, np.ndarray | None]:
+               fused: dict[int, float]) -> np.ndarray:
         """Add one question's weighted reciprocal ranks (dense and lexical) to ``fused``; returns its
-        query vector and its BM25 scores (None when this mode did not compute them)."""
-        query, lexical = self.encoder.encode_query(question), None
+        query vector."""
+        query, search = self.encoder.encode_query(question), self.index.search
         if self.mode != "lexical":  # the corpus's mean direction taken out: every chunk is "about EMH"
             searchable = allowed & self.index.has_vectors  # documents indexed keyword-first have no vectors yet
-            for rank, i in enumerate(self._dense_ranking(without_direction(query, self._topic), searchable, depth)):
+            for rank, i in enumerate(search.dense(without_direction(query, self._topic), depth, searchable)):
                 fused[i] = fused.get(i, 0.0) + self.config.dense_weight / (self.config.rrf_k + rank + 1)
         if self.mode != "dense":
-            lexical = self._lexical_scores(keywords)
-            order = np.argsort(-lexical, kind="stable")
-            for rank, i in enumerate(order[(lexical[order] > 0) & allowed[order]][:depth].tolist()):
+            for rank, i in enumerate(search.lexical(tokens(keywords), depth, allowed)):
                 fused[i] = fused.get(i, 0.0) + self.config.lexical_weight / (self.config.rrf_k + rank + 1)
-        return query, lexical
+        return query
 
     def retrieve(self, question: str, k: int, exclude: Exclude | None = None) -> list[Passage]:
         """The ``k`` best chunks: every part of a several-part question votes, and a question that
@@ -97,7 +78,7 @@ class HybridRetriever:
         depth = max(self.config.candidates, k)
         analysed = self.analyzer.analyze(question)
         fused: dict[int, float] = {}
-        query, lexical = self._fused(analysed.searches[0], analysed.keywords[0], allowed, depth, fused)
+        query = self._fused(analysed.searches[0], analysed.keywords[0], allowed, depth, fused)
         for search, keywords in zip(analysed.searches[1:], analysed.keywords[1:]):
             self._fused(search, keywords, allowed, depth, fused)
         named = self._by_source.get(analysed.document, []) if analysed.document else []  # the case report named
@@ -106,7 +87,6 @@ class HybridRetriever:
             if allowed[i]:
                 fused[i] = fused.get(i, 0.0) + len(analysed.searches)
         best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
-        if lexical is None:
-            lexical = self._lexical_scores(analysed.keywords[0])
-        return [Passage(self.index.chunks[i], fused[i], float(self._vectors[i] @ query), float(lexical[i]))
-                for i in best]
+        lexical = self.index.search.lexical_scores(tokens(analysed.keywords[0]), best)
+        return [Passage(self.index.chunks[i], fused[i], float(self.index.vectors[i] @ query), score)
+                for i, score in zip(best, lexical)]

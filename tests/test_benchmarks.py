@@ -34,3 +34,11 @@ def test_the_latency_benchmark_reports_every_figure_in_quick_mode():
 def test_the_conversation_benchmark_compares_the_same_questions_early_and_late():
     report = json.loads(run("conversation_turns.py", "--turns", "20", "--repeats", "1").splitlines()[-1])
     assert report["first_cycle_p50_ms"] > 0 and report["last_cycle_p50_ms"] > 0 and report["ratio_last_to_first"] > 0
+
+
+def test_the_milvus_benchmark_compares_both_backends_and_milvus_index_types():
+    rows = [json.loads(line) for line in run("milvus.py", "--questions", "3", "--sizes", "2000").splitlines()
+            if line.startswith("{")]
+    assert {row["backend"] for row in rows if "backend" in row} == {"embedded (FAISS + bm25s)", "Milvus Lite server"}
+    assert all(row["answer"]["p50_ms"] > 0 for row in rows if "backend" in row)
+    assert [row["recall@10"] for row in rows if "FLAT" == row.get("method", "").split(": ")[-1]] == [1.0]

@@ -18,7 +18,7 @@ from emhqa.cli import main
 from emhqa.config import Config
 from emhqa.corpus import LOCK, MANIFEST, load_corpus, member_path, normal_form
 from emhqa.errors import CorpusError
-from emhqa.index import build_index, load_index
+from emhqa.index import build_index
 from emhqa.text import normalize_token, tokens
 
 KNOWN = "# Known\n\n## Does EMH calcify?\n\nRarely; calcification is uncommon.\n"
@@ -96,8 +96,7 @@ def test_manifest_entries_outside_the_corpus_are_skipped_and_never_indexed(corpu
     bad = ["../outside/file.txt", str(outside), MANIFEST, "sub/file.txt", "linked.txt"]
     write_manifest(corpus, {"known.md": {"title": "Known", "kind": "faq"},
                             **{name: {"title": "Bad", "kind": "faq"} for name in bad}})
-    build = build_index(Config(corpus_dir=corpus, index_dir=tmp_path / "index"), embedder)
-    index = load_index(build)
+    index = build_index(Config(corpus_dir=corpus, index_dir=tmp_path / "index"), embedder)
     assert set(index.manifest.skipped) == set(bad)
     assert {chunk.source for chunk in index.chunks} == {"known.md"}
     assert not any("secret" in chunk.text for chunk in index.chunks)

@@ -153,7 +153,7 @@ def test_a_stale_index_in_a_read_only_folder_says_so_and_names_the_fix(index_con
     def read_only(index_dir):  # what opening the lock file raises in a read-only folder (tests run as root)
         raise PermissionError(errno.EROFS, "Read-only file system", str(index_dir / ".lock"))
 
-    monkeypatch.setattr("emhqa.index.build.build_lock", read_only)
+    monkeypatch.setattr("emhqa.index.embedded.build_lock", read_only)
     assert main(["ask", QUESTION]) == 1
     err = one_line_error(capsys)
     assert "the index is stale (corpus files changed" in err and "Read-only file system" in err

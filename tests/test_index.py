@@ -16,16 +16,16 @@ def config(tmp_path, corpus_copy):
 
 
 def test_round_trip_keeps_chunks_vectors_and_build_metadata(config, embedder):
-    build = build_index(config, embedder)
+    build_index(config, embedder)
+    build = current_build(config.index_dir)
     index = load_index(build)
     manifest = json.loads((build / "manifest.json").read_text())
-    assert index.dense.ntotal == len(index.chunks) == manifest["counts"]["chunks"] > 20
+    assert len(index.vectors) == len(index.chunks) == manifest["counts"]["chunks"] > 20
     assert manifest["model_id"].startswith("sentence-transformers/all-MiniLM-L6-v2")
     assert manifest["dimension"] == 384 and set(manifest["files"]) == set(FILES)
     assert set(manifest["corpus"]) >= {"manifest.json", "001_717d4dda9e782864.txt"}
     assert {"faiss-cpu", "sentence-transformers"} <= set(manifest["versions"])
-    vectors = index.dense.reconstruct_n(0, index.dense.ntotal)
-    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert np.allclose(np.linalg.norm(index.vectors, axis=1), 1.0, atol=1e-4)
     assert not list(config.index_dir.glob("*.tmp"))
     assert IndexManifest.read(build) == index.manifest and index.manifest.chunking_version == CHUNKING_VERSION
     index.manifest.write(config.index_dir)
@@ -38,7 +38,8 @@ def test_missing_index_is_built_on_first_open(config, embedder):
 
 
 def test_changed_corpus_is_detected_and_rebuilt_with_a_message(config, embedder, caplog):
-    first = build_index(config, embedder)
+    build_index(config, embedder)
+    first = current_build(config.index_dir)
     target = config.corpus_dir / "004_4a7d70616bb311fd.txt"
     target.write_bytes(target.read_bytes() + b"\n\nAn added sentence about rib expansion in adults.")
     with caplog.at_level(logging.WARNING):
@@ -49,7 +50,8 @@ def test_changed_corpus_is_detected_and_rebuilt_with_a_message(config, embedder,
 
 
 def test_index_of_another_model_is_stale(config, embedder, caplog):
-    build = build_index(config, embedder)
+    build_index(config, embedder)
+    build = current_build(config.index_dir)
     manifest = json.loads((build / "manifest.json").read_text())
     manifest["model_id"] = "some-other-model"
     (build / "manifest.json").write_text(json.dumps(manifest))
@@ -59,7 +61,8 @@ def test_index_of_another_model_is_stale(config, embedder, caplog):
 
 
 def test_index_of_another_chunking_version_is_stale(config, embedder, caplog):
-    build = build_index(config, embedder)
+    build_index(config, embedder)
+    build = current_build(config.index_dir)
     manifest = json.loads((build / "manifest.json").read_text())
     manifest["chunking"]["version"] = CHUNKING_VERSION - 1
     (build / "manifest.json").write_text(json.dumps(manifest))
@@ -71,7 +74,8 @@ def test_index_of_another_chunking_version_is_stale(config, embedder, caplog):
 
 @pytest.mark.parametrize("field", ["dimension", "documents", "files"])
 def test_a_manifest_without_a_field_is_reported_as_damage(config, embedder, field):
-    build = build_index(config, embedder)
+    build_index(config, embedder)
+    build = current_build(config.index_dir)
     manifest = json.loads((build / "manifest.json").read_text())
     del manifest[field]
     (build / "manifest.json").write_text(json.dumps(manifest))
@@ -81,7 +85,8 @@ def test_a_manifest_without_a_field_is_reported_as_damage(config, embedder, fiel
 
 @pytest.mark.parametrize("name", FILES)
 def test_damaged_or_missing_files_raise_an_error_naming_the_rebuild(config, embedder, name):
-    build = build_index(config, embedder)
+    build_index(config, embedder)
+    build = current_build(config.index_dir)
     data = (build / name).read_bytes()
     (build / name).write_bytes(data[: len(data) // 2])
     with pytest.raises(IndexDamagedError, match="emhqa index --rebuild"):
@@ -93,14 +98,16 @@ def test_damaged_or_missing_files_raise_an_error_naming_the_rebuild(config, embe
 
 
 def test_unreadable_manifest_is_reported_as_damage(config, embedder):
-    build = build_index(config, embedder)
+    build_index(config, embedder)
+    build = current_build(config.index_dir)
     (build / "manifest.json").write_text("{not json")
     with pytest.raises(IndexDamagedError, match="emhqa index --rebuild"):
         open_index(config, embedder)
 
 
 def test_a_failed_build_leaves_the_previous_index_loadable(config, embedder, monkeypatch):
-    good = build_index(config, embedder)
+    build_index(config, embedder)
+    good = current_build(config.index_dir)
 
     def explode(*args, **kwargs):
         raise RuntimeError("disk full")

@@ -15,7 +15,7 @@ from emhqa.config import Config
 from emhqa.corpus import sha256
 from emhqa.errors import IndexDamagedError
 from emhqa.generation import Claim, Draft, Generator, register
-from emhqa.index import build_index
+from emhqa.index import build_index, current_build
 from emhqa.pipeline import load
 from emhqa.types import NOT_COVERED_ANSWER, Span
 from conftest import CORPUS
@@ -96,7 +96,8 @@ def tampering(tmp_path_factory, embedder) -> Tampering:
     folder = tmp_path_factory.mktemp("tamper")
     shutil.copytree(CORPUS, folder / "corpus")
     config = Config(corpus_dir=folder / "corpus", index_dir=folder / "index")
-    build = build_index(config, embedder)
+    build_index(config, embedder)
+    build = current_build(config.index_dir)
     qa = load(config)
     answers = [qa.ask(question) for question in QUESTIONS]
     answering = sorted({p.chunk.id for a in answers for p in a.passages for c in a.citations

@@ -54,9 +54,7 @@ def test_a_document_over_the_budget_is_answered_from_keyword_search_then_embedde
     completed = open_index(corpus_with_case, embedder)
     assert not completed.manifest.awaiting_vectors and completed.has_vectors.all()
     assert 0 < completed.manifest.embedded < 20
-    full = tmp_path / "full"
-    build_index(corpus_with_case.with_(index_dir=full, embed_now_chars=10**9), embedder)
-    reference = load_current(full)
+    reference = build_index(corpus_with_case.with_(index_dir=tmp_path / "full", embed_now_chars=10**9), embedder)
     np.testing.assert_allclose(reference.sentence_vectors, completed.sentence_vectors, atol=1e-5)
     assert load(corpus_with_case).ask(QUESTION).citations[0].quote == answer.citations[0].quote
 

@@ -91,12 +91,12 @@ def test_unusable_corpus_files_are_skipped_by_name_and_recorded_in_the_index(cor
     manifest.update({n: {"title": n, "kind": "case"} for n in ("scan.txt", "huge.txt", "empty.txt", "gone.txt")})
     (corpus_copy / "manifest.json").write_text(json.dumps(manifest))
     with caplog.at_level(logging.WARNING):
-        build = build_index(Config(corpus_dir=corpus_copy, index_dir=tmp_path / "index"), embedder)
-    skipped = load_index(build).manifest.skipped
+        index = build_index(Config(corpus_dir=corpus_copy, index_dir=tmp_path / "index"), embedder)
+    skipped = index.manifest.skipped
     assert set(skipped) == {"scan.txt", "huge.txt", "empty.txt", "gone.txt", "stray.md"}
     assert "binary" in skipped["scan.txt"] and "too large" in skipped["huge.txt"]
     assert all(name in caplog.text for name in skipped)
-    assert len(load_index(build).manifest.documents) == 5
+    assert len(index.manifest.documents) == 5
 
 
 # ---- index faults -------------------------------------------------------------------------------

@@ -18,9 +18,9 @@ from ..corpus import Corpus, corpus_hashes, load_corpus
 from ..embedding import Embedder, shared_embedder
 from ..errors import IndexDamagedError, IndexWriteError
 from ..types import Chunk
-from .dense import dense_index, index_vectors
+from .base import Backend, Index
+from .factory import open_backend
 from .manifest import IndexedDocument, IndexManifest
-from .store import Index, build_lock, current_build, current_pointer, load_current, load_index, write_build
 
 log = logging.getLogger(__name__)
 
@@ -29,57 +29,60 @@ BACKGROUND_LOG = "background.log"  # in the index folder: the output of `emhqa i
 
 
 def build_index(config: Config, embedder: Embedder, progress: Progress | None = None, *,
-                complete: bool = False) -> Path:
-    """Parse, chunk, embed and write a new build, then switch ``CURRENT`` to it in one rename.
+                complete: bool = False) -> Index:
+    """Parse, chunk, embed and publish a new build to ``config``'s backend (it becomes the current
+    one in one step); returns it loaded.
 
     Keyword first: once ``config.embed_now_chars`` characters of new text have been embedded, the
     documents left (a large upload) are indexed without vectors: keyword search finds them at once, and
     their sentences are embedded when an answer needs them, until a ``complete`` build (``emhqa index``)
     embeds them. A complete build embeds before it takes the build lock, so that corpus changes made
     meanwhile are not held up."""
-    say = progress or (lambda message: log.info(message))
+    backend = open_backend(config)
     extra: dict[str, np.ndarray] = {}
     if complete:  # one completion at a time: a second one then finds the vectors made and embeds nothing
         config.index_dir.mkdir(parents=True, exist_ok=True)
         with FileLock(config.index_dir / ".complete.lock"):
-            known = _previous_vectors(config.index_dir, embedder.model_id)
+            known = _previous_vectors(backend, embedder.model_id)
             missing = [t for t in _texts(_chunks(load_corpus(config.corpus_dir), config)) if t not in known]
             if missing:
-                say(f"embedding {len(missing)} texts")
+                (progress or log.info)(f"embedding {len(missing)} texts")
                 extra = dict(zip(missing, _embed(embedder, missing, {})))
-            return _write(config, embedder, say, complete, extra)
-    return _write(config, embedder, say, complete, extra)
+            with backend.lock():
+                return _build(config, embedder, backend, progress, complete, extra)
+    with backend.lock():
+        return _build(config, embedder, backend, progress, complete, extra)
 
 
-def _write(config: Config, embedder: Embedder, say: Progress, complete: bool, extra: dict[str, np.ndarray]) -> Path:
-    """Build and switch to it, holding the build lock; ``extra``: vectors embedded before the lock was taken."""
-    with build_lock(config.index_dir):
-        current_pointer(config.index_dir)  # before any work: a folder in its place stops the build
-        say("reading corpus")
-        corpus = load_corpus(config.corpus_dir)
-        chunks = _chunks(corpus, config)
-        previous = _previous_vectors(config.index_dir, embedder.model_id)
-        known = {**previous, **extra}
-        waiting = _keyword_first(chunks, known, None if complete else config.embed_now_chars)
-        texts = _texts(c for c in chunks if c.source not in waiting)
-        computed = len({t for t in texts if t not in previous})
-        sentences = sum(len(c.sentences) for c in chunks)
-        say(f"embedding {computed} new texts ({len(chunks)} chunks and {sentences} sentences in all; "
-            f"{len(texts) - computed} reused from the previous build"
-            + (f"; {len(waiting)} large document(s) indexed keyword-first" if waiting else "") + ")")
-        vectors = _embed(embedder, texts, known)
-        chunk_vectors, sentence_vectors = _placed(chunks, waiting, vectors, embedder.dimension)
-        manifest = IndexManifest(
-            built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), model_id=embedder.model_id, dimension=embedder.dimension,
-            max_chunk_chars=config.max_chunk_chars, chunking_version=CHUNKING_VERSION, corpus=corpus.hashes,
-            skipped=corpus.skipped,
-            documents=tuple(IndexedDocument(d.source, d.title, d.kind, d.publisher, d.pages, d.source not in waiting)
-                            for d in corpus.documents),
-            chunk_count=len(chunks), sentence_count=sentences, embedded=computed, reused=len(texts) - computed,
-            versions=_versions(), files={})
-        build = write_build(config.index_dir, chunks, dense_index(chunk_vectors), sentence_vectors, manifest)
-        say(f"index built: {len(chunks)} chunks from {len(corpus.documents)} documents")
-        return build
+def _build(config: Config, embedder: Embedder, backend: Backend, progress: Progress | None, complete: bool,
+           extra: dict[str, np.ndarray]) -> Index:
+    """``build_index``'s work, holding ``backend.lock()``; ``extra``: vectors embedded before it was taken."""
+    say = progress or (lambda message: log.info(message))
+    say("reading corpus")
+    corpus = load_corpus(config.corpus_dir)
+    chunks = _chunks(corpus, config)
+    previous = _previous_vectors(backend, embedder.model_id)
+    known = {**previous, **extra}
+    waiting = _keyword_first(chunks, known, None if complete else config.embed_now_chars)
+    texts = _texts(c for c in chunks if c.source not in waiting)
+    computed = len({t for t in texts if t not in previous})
+    sentences = sum(len(c.sentences) for c in chunks)
+    say(f"embedding {computed} new texts ({len(chunks)} chunks and {sentences} sentences in all; "
+        f"{len(texts) - computed} reused from the previous build"
+        + (f"; {len(waiting)} large document(s) indexed keyword-first" if waiting else "") + ")")
+    vectors = _embed(embedder, texts, known)
+    chunk_vectors, sentence_vectors = _placed(chunks, waiting, vectors, embedder.dimension)
+    manifest = IndexManifest(
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), model_id=embedder.model_id, dimension=embedder.dimension,
+        max_chunk_chars=config.max_chunk_chars, chunking_version=CHUNKING_VERSION, corpus=corpus.hashes,
+        skipped=corpus.skipped,
+        documents=tuple(IndexedDocument(d.source, d.title, d.kind, d.publisher, d.pages, d.source not in waiting)
+                        for d in corpus.documents),
+        chunk_count=len(chunks), sentence_count=sentences, embedded=computed, reused=len(texts) - computed,
+        versions=_versions(), files={})
+    index = backend.publish(chunks, chunk_vectors, sentence_vectors, manifest)
+    say(f"index built: {len(chunks)} chunks from {len(corpus.documents)} documents")
+    return index
 
 
 def _chunks(corpus: Corpus, config: Config) -> list[Chunk]:
@@ -122,22 +125,25 @@ def _placed(chunks: Sequence[Chunk], waiting: frozenset[str], vectors: np.ndarra
     return chunk_rows, sentence_rows
 
 
-def _previous_vectors(index_dir: Path, model_id: str) -> dict[str, np.ndarray]:
+def _loadable(backend: Backend) -> Index | None:
+    """The current build, or None when there is none or it is damaged (a new build replaces it)."""
+    try:
+        return backend.load()
+    except IndexDamagedError:
+        return None
+
+
+def _previous_vectors(backend: Backend, model_id: str) -> dict[str, np.ndarray]:
     """Text -> vector from the current build when it is intact and made by the same model, so an
     update embeds only what changed; empty when there is nothing trustworthy to reuse. Documents
     indexed keyword-first have no vectors to reuse."""
-    try:
-        build = current_build(index_dir)
-        old = load_index(build) if build is not None else None
-    except IndexDamagedError:
-        return {}
+    old = _loadable(backend)
     if old is None or old.manifest.model_id != model_id:
         return {}
-    chunk_vectors = index_vectors(old.dense)
     known: dict[str, np.ndarray] = {}
     for i, chunk in enumerate(old.chunks):
         if old.has_vectors[i]:
-            known[chunk.embed_text] = chunk_vectors[i]
+            known[chunk.embed_text] = old.vectors[i]
             known.update(zip((s.text for s in chunk.sentences), old.sentence_rows(i)))
     return known
 
@@ -152,7 +158,7 @@ def _embed(embedder: Embedder, texts: list[str], known: dict[str, np.ndarray]) -
 
 def _versions() -> dict[str, str]:
     out = {}
-    for name in ("emhqa", "faiss-cpu", "sentence-transformers", "torch", "numpy", "bm25s"):
+    for name in ("emhqa", "faiss-cpu", "sentence-transformers", "torch", "numpy", "bm25s", "pymilvus"):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -188,32 +194,45 @@ def open_index(config: Config, embedder: Embedder | None = None, *, rebuild: boo
     """
     embedder = embedder or shared_embedder(config)
     if rebuild:
-        return _rebuilt(config, embedder, progress, "a rebuild was asked for", complete)
-    index = load_current(config.index_dir)
+        return _rebuilt(config, embedder, progress, "a rebuild was asked for", complete=complete, forced=True)
+    backend = open_backend(config)
+    index = backend.load()
     if index is None:
-        log.warning("no index in %s yet; building it (this takes a minute)", config.index_dir)
-        return _rebuilt(config, embedder, progress, "there is no index yet", complete)
+        log.warning("no index in %s yet; building it (this takes a minute)", backend)
+        return _rebuilt(config, embedder, progress, "there is no index yet", complete=complete)
     reason = stale_reason(index.manifest, config, embedder.model_id)
     if reason:
         log.warning("the index is stale (%s); rebuilding it", reason)
-        return _rebuilt(config, embedder, progress, f"the index is stale ({reason})", complete)
+        return _rebuilt(config, embedder, progress, f"the index is stale ({reason})", complete=complete)
     if complete and index.manifest.awaiting_vectors:
-        return _rebuilt(config, embedder, progress, "documents await their vectors", complete)
+        return _rebuilt(config, embedder, progress, "documents await their vectors", complete=True)
     return index
 
 
-def _rebuilt(config: Config, embedder: Embedder, progress: Progress | None, why: str, complete: bool) -> Index:
-    """A new build, loaded; IndexWriteError (saying ``why`` it was needed) when the folder cannot be written."""
+def _rebuilt(config: Config, embedder: Embedder, progress: Progress | None, why: str, *, complete: bool = False,
+             forced: bool = False) -> Index:
+    """A new build, loaded; IndexWriteError (saying ``why`` it was needed) when the folder cannot be written.
+    Unless ``forced`` or ``complete``, a fresh build that another process published while this one waited
+    for the build lock is used instead (several app replicas that see one corpus change build once)."""
+    backend = open_backend(config)
     try:
-        index = load_index(build_index(config, embedder, progress, complete=complete))
+        if complete:
+            index = build_index(config, embedder, progress, complete=True)
+        else:
+            with backend.lock():
+                current = None if forced else _loadable(backend)
+                if current is not None and stale_reason(current.manifest, config, embedder.model_id) is None:
+                    return current
+                index = _build(config, embedder, backend, progress, False, {})
     except OSError as exc:
         raise IndexWriteError(f"{why}, but the index folder {config.index_dir} cannot be written "
                               f"({exc.strerror or exc}: {exc.filename}). Make it writable, or set EMHQA_INDEX "
                               "to a writable folder, then run `emhqa index`") from exc
     waiting = ", ".join(sorted(index.manifest.awaiting_vectors))
-    # The child reads its settings from the environment (Config.environment): with other chunking
-    # settings than the default it would rebuild everything differently, so it is not started then.
-    if waiting and config.background_index and config.max_chunk_chars == DEFAULT_CHUNK_CHARS:
+    # The child reads its settings from the environment (Config.child_environment): with other chunking
+    # settings than the default it would rebuild everything differently, and a Milvus Lite file serves
+    # one process only, so it is not started then.
+    if waiting and config.background_index and config.max_chunk_chars == DEFAULT_CHUNK_CHARS and config.store.shared:
         log.warning("%s: indexed for keyword search first (too large to embed at once); its vectors are being "
                     "computed in the background (log: %s)", waiting, _complete_in_background(config))
     elif waiting:

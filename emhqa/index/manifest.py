@@ -68,7 +68,7 @@ class IndexManifest:
         """Source file of a PDF -> where each of its pages starts in the stored text."""
         return {d.source: d.pages for d in self.documents if d.pages}
 
-    def write(self, build: Path) -> None:
+    def to_json(self) -> str:
         record = {"format": FORMAT, "built_at": self.built_at, "model_id": self.model_id, "dimension": self.dimension,
                   "chunking": {"max_chunk_chars": self.max_chunk_chars, "version": self.chunking_version},
                   "corpus": dict(self.corpus), "skipped": dict(self.skipped),
@@ -77,26 +77,38 @@ class IndexManifest:
                              "sentences": self.sentence_count},
                   "embedded": {"computed": self.embedded, "reused": self.reused},
                   "versions": dict(self.versions), "files": dict(self.files)}
-        (build / MANIFEST).write_text(json.dumps(record, indent=2), encoding="utf-8")
+        return json.dumps(record, indent=2)
+
+    def write(self, build: Path) -> None:
+        (build / MANIFEST).write_text(self.to_json(), encoding="utf-8")
 
     @classmethod
     def read(cls, build: Path) -> IndexManifest:
         """The manifest of the build folder ``build``; IndexDamagedError when it is missing or unusable."""
         path = build / MANIFEST
         try:
-            record = json.loads(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
         except FileNotFoundError as exc:
             raise IndexDamagedError(f"index manifest {path} is missing") from exc
         except OSError as exc:
             raise IndexDamagedError(f"index manifest {path} cannot be read ({exc})") from exc
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except UnicodeDecodeError as exc:
             raise IndexDamagedError(f"index manifest {path} is not valid JSON") from exc
+        return cls.parse(text, f"index manifest {path}")
+
+    @classmethod
+    def parse(cls, text: str, what: str) -> IndexManifest:
+        """The manifest written as ``text`` (by ``to_json``); IndexDamagedError naming ``what`` when unusable."""
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise IndexDamagedError(f"{what} is not valid JSON") from exc
         try:
             if typed(record, "format", int) != FORMAT:
                 raise ValueError(f"format {record['format']!r}")
             return cls._from_record(record)
         except (KeyError, TypeError, ValueError) as exc:
-            raise IndexDamagedError(f"index manifest {path} has an unknown format ({exc})") from exc
+            raise IndexDamagedError(f"{what} has an unknown format ({exc})") from exc
 
     @classmethod
     def _from_record(cls, record: Any) -> IndexManifest:

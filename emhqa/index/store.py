@@ -14,8 +14,7 @@ import shutil
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from functools import cached_property
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,44 +25,15 @@ from filelock import FileLock
 from ..corpus import sha256
 from ..errors import IndexDamagedError
 from ..parsers import GENERIC_TITLES
-from ..text import tokens
 from ..types import Chunk, Span
+from .base import Index, sentence_offsets
+from .dense import index_vectors
 from .manifest import IndexManifest, typed
+from .search import EmbeddedSearch
 
 CURRENT = "CURRENT"
 FILES = ("chunks.jsonl", "dense.faiss", "sentences.npy")
 READ_ATTEMPTS = 3  # builds a load may try while another process keeps swapping them
-
-
-@dataclass(frozen=True)
-class Index:
-    """A loaded, verified index."""
-
-    manifest: IndexManifest
-    chunks: tuple[Chunk, ...]
-    dense: faiss.Index
-    sentence_vectors: np.ndarray  # rows follow the chunks' sentences in order
-    sentence_offsets: np.ndarray  # chunk i's sentences are rows [offsets[i], offsets[i+1])
-
-    def sentence_rows(self, chunk_id: int) -> np.ndarray:
-        return self.sentence_vectors[self.sentence_offsets[chunk_id]:self.sentence_offsets[chunk_id + 1]]
-
-    @property
-    def titles(self) -> dict[str, str]:
-        return self.manifest.titles
-
-    @cached_property
-    def chunk_tokens(self) -> tuple[tuple[str, ...], ...]:
-        """Each chunk's ``text.tokens`` of its ``embed_text`` (section title and text), computed once for
-        the stages that search or weigh words (BM25, IDF, query analysis)."""
-        return tuple(tuple(tokens(c.embed_text)) for c in self.chunks)
-
-    @cached_property
-    def has_vectors(self) -> np.ndarray:
-        """Per chunk, whether its vectors were computed: False for a document indexed keyword-first
-        (``IndexManifest.awaiting_vectors``), whose rows are zeros until a later build fills them."""
-        waiting = self.manifest.awaiting_vectors
-        return np.array([c.source not in waiting for c in self.chunks], dtype=bool)
 
 
 def build_lock(index_dir: Path) -> FileLock:
@@ -81,7 +51,7 @@ def write_build(index_dir: Path, chunks: Sequence[Chunk], dense: faiss.Index, se
     with _staging(build.with_name(build.name + ".tmp")) as staging:
         with open(staging / "chunks.jsonl", "w", encoding="utf-8") as out:
             for chunk in chunks:
-                out.write(json.dumps(_chunk_record(chunk)) + "\n")
+                out.write(json.dumps(chunk_record(chunk)) + "\n")
         faiss.write_index(dense, str(staging / "dense.faiss"))
         np.save(staging / "sentences.npy", sentence_vectors, allow_pickle=False)
         replace(manifest, files={name: sha256((staging / name).read_bytes()) for name in FILES}).write(staging)
@@ -103,7 +73,8 @@ def _staging(folder: Path) -> Iterator[Path]:
         raise
 
 
-def _chunk_record(chunk: Chunk) -> dict:
+def chunk_record(chunk: Chunk) -> dict:
+    """A chunk as JSON data: its place, its text and its sentences' offsets (``chunk_from_record`` reads it)."""
     return {"id": chunk.id, "source": chunk.source, "section": chunk.section, "start": chunk.start,
             "end": chunk.end, "text": chunk.text, "sentences": [[s.start, s.end] for s in chunk.sentences]}
 
@@ -149,6 +120,16 @@ def _current_name(index_dir: Path) -> str | None:
     return name
 
 
+def stat_line(name: str, path: Path | os.DirEntry) -> str:
+    """Name, size, modification and change times and inode of one file (links followed): a line that
+    changes when the file is written or replaced, read without opening it."""
+    try:
+        info = path.stat()
+    except OSError as error:
+        return f"{name!r} unreadable ({type(error).__name__})"
+    return f"{name!r} {info.st_size} {info.st_mtime_ns} {info.st_ctime_ns} {info.st_ino}"
+
+
 def current_pointer(index_dir: Path) -> Path:
     """The path of ``CURRENT``; IndexDamagedError when a folder is in its place (no build can replace it)."""
     pointer = index_dir / CURRENT
@@ -181,10 +162,10 @@ def load_index(build: Path) -> Index:
         vectors = np.load(build / "sentences.npy", allow_pickle=False)
     except (ValueError, KeyError, TypeError, RuntimeError, OSError) as exc:
         raise IndexDamagedError(f"index in {build} cannot be read ({exc})") from exc
-    offsets = np.cumsum([0] + [len(c.sentences) for c in chunks])
+    offsets = sentence_offsets(chunks)
     if dense.ntotal != len(chunks) or len(vectors) != offsets[-1] or dense.d != manifest.dimension:
         raise IndexDamagedError(f"index in {build} is inconsistent (vector and chunk counts differ)")
-    return Index(manifest, chunks, dense, vectors, offsets)
+    return Index(manifest, chunks, index_vectors(dense), vectors, offsets, EmbeddedSearch(dense, chunks))
 
 
 def load_current(index_dir: Path) -> Index | None:
@@ -204,11 +185,15 @@ def load_current(index_dir: Path) -> Index | None:
 
 def _read_chunks(path: Path) -> Iterator[Chunk]:
     for line in path.read_text(encoding="utf-8").splitlines():
-        record = json.loads(line)
-        start, text = typed(record, "start", int), typed(record, "text", str)
-        spans = tuple(Span(s, e, text[s - start:e - start]) for s, e in typed(record, "sentences", list, _int_pairs))
-        yield Chunk(typed(record, "id", int), typed(record, "source", str), typed(record, "section", str),
-                    start, typed(record, "end", int), text, spans)
+        yield chunk_from_record(json.loads(line))
+
+
+def chunk_from_record(record: Any) -> Chunk:
+    """The chunk ``chunk_record`` wrote; ValueError, KeyError or TypeError when ``record`` is not one."""
+    start, text = typed(record, "start", int), typed(record, "text", str)
+    spans = tuple(Span(s, e, text[s - start:e - start]) for s, e in typed(record, "sentences", list, _int_pairs))
+    return Chunk(typed(record, "id", int), typed(record, "source", str), typed(record, "section", str),
+                 start, typed(record, "end", int), text, spans)
 
 
 def _int_pairs(value: Any) -> bool:
