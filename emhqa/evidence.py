@@ -89,7 +89,7 @@ class Evidence:
         self._terms: dict[int, list[frozenset[str]]] = {}  # chunk id -> its sentences' terms, filled on use
         self._labels = self._find_labels()
         self.topic = mean_direction(index.sentence_vectors)
-        self._residual = self.topic_free(index.sentence_vectors)
+        self._residual: dict[int, np.ndarray] = {}  # chunk id -> its topic-free sentence vectors, filled on use
         self.assess = lru_cache(maxsize=1024)(self._assess)
         self._embedded_now: dict[int, np.ndarray] = {}  # sentence vectors of chunks indexed keyword-first
 
@@ -182,11 +182,11 @@ class Evidence:
     # -- choosing the answer -------------------------------------------------------------------
 
     def _rows(self, chunk_id: int) -> np.ndarray:
-        """The chunk's sentence vectors in the topic-free space."""
-        if not self.index.has_vectors[chunk_id]:
-            return self.topic_free(self._plain_rows(chunk_id))
-        offsets = self.index.sentence_offsets
-        return self._residual[offsets[chunk_id]:offsets[chunk_id + 1]]
+        """The chunk's sentence vectors in the topic-free space (made when a chunk is first scored: a
+        large corpus's whole matrix took a fifth of a second at every load)."""
+        if chunk_id not in self._residual:
+            self._residual[chunk_id] = self.topic_free(self._plain_rows(chunk_id))
+        return self._residual[chunk_id]
 
     def _plain_rows(self, chunk_id: int) -> np.ndarray:
         """The chunk's sentence vectors; embedded now (and kept) for a document indexed keyword-first."""

@@ -46,6 +46,13 @@ class Index:
     sentence_vectors: np.ndarray  # rows follow the chunks' sentences in order
     sentence_offsets: np.ndarray  # chunk i's sentences are rows [offsets[i], offsets[i+1])
     search: Search
+    # Each chunk's ``text.tokens`` of its ``embed_text`` (section title and text), computed once for the
+    # stages that weigh words (BM25, IDF, query analysis): made here unless the loader already made them.
+    chunk_tokens: tuple[tuple[str, ...], ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.chunk_tokens) != len(self.chunks):
+            object.__setattr__(self, "chunk_tokens", chunk_tokens(self.chunks))
 
     def sentence_rows(self, chunk_id: int) -> np.ndarray:
         return self.sentence_vectors[self.sentence_offsets[chunk_id]:self.sentence_offsets[chunk_id + 1]]
@@ -55,17 +62,16 @@ class Index:
         return self.manifest.titles
 
     @cached_property
-    def chunk_tokens(self) -> tuple[tuple[str, ...], ...]:
-        """Each chunk's ``text.tokens`` of its ``embed_text`` (section title and text), computed once for
-        the stages that weigh words (IDF, query analysis)."""
-        return tuple(tuple(tokens(c.embed_text)) for c in self.chunks)
-
-    @cached_property
     def has_vectors(self) -> np.ndarray:
         """Per chunk, whether its vectors were computed: False for a document indexed keyword-first
         (``IndexManifest.awaiting_vectors``), whose rows are zeros until a later build fills them."""
         waiting = self.manifest.awaiting_vectors
         return np.array([c.source not in waiting for c in self.chunks], dtype=bool)
+
+
+def chunk_tokens(chunks: Sequence[Chunk]) -> tuple[tuple[str, ...], ...]:
+    """``Index.chunk_tokens`` of ``chunks``."""
+    return tuple(tuple(tokens(c.embed_text)) for c in chunks)
 
 
 def sentence_offsets(chunks: Sequence[Chunk]) -> np.ndarray:

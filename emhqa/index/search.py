@@ -10,20 +10,19 @@ import bm25s
 import faiss
 import numpy as np
 
-from ..text import tokens
-from ..types import Chunk
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 class EmbeddedSearch:
-    """``base.Search`` over a FAISS index and a bm25s index built here from the chunks."""
+    """``base.Search`` over a FAISS index and a bm25s index built here from the chunks' tokens
+    (``Index.chunk_tokens``)."""
 
-    def __init__(self, dense: faiss.Index, chunks: Sequence[Chunk]):
+    def __init__(self, dense: faiss.Index, chunk_tokens: Sequence[Sequence[str]]):
         self.index = dense
         self._bm25 = bm25s.BM25()
-        self._bm25.index([tokens(c.embed_text) or [""] for c in chunks], show_progress=False)
-        self._count = len(chunks)
+        self._bm25.index([list(terms) or [""] for terms in chunk_tokens], show_progress=False)
+        self._count = len(chunk_tokens)
         self._scores = lru_cache(maxsize=64)(self._all_scores)  # a question's terms are ranked, then scored
 
     def dense(self, query: np.ndarray, depth: int, allowed: np.ndarray) -> list[int]:

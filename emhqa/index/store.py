@@ -26,7 +26,7 @@ from ..corpus import sha256
 from ..errors import IndexDamagedError
 from ..parsers import GENERIC_TITLES
 from ..types import Chunk, Span
-from .base import Index, sentence_offsets
+from .base import Index, chunk_tokens, sentence_offsets
 from .dense import index_vectors
 from .manifest import IndexManifest, typed
 from .search import EmbeddedSearch
@@ -165,7 +165,8 @@ def load_index(build: Path) -> Index:
     offsets = sentence_offsets(chunks)
     if dense.ntotal != len(chunks) or len(vectors) != offsets[-1] or dense.d != manifest.dimension:
         raise IndexDamagedError(f"index in {build} is inconsistent (vector and chunk counts differ)")
-    return Index(manifest, chunks, index_vectors(dense), vectors, offsets, EmbeddedSearch(dense, chunks))
+    terms = chunk_tokens(chunks)
+    return Index(manifest, chunks, index_vectors(dense), vectors, offsets, EmbeddedSearch(dense, terms), terms)
 
 
 def load_current(index_dir: Path) -> Index | None:
