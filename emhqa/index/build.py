@@ -43,10 +43,11 @@ def build_index(config: Config, embedder: Embedder, progress: Progress | None = 
     if complete:  # one completion at a time: a second one then finds the vectors made and embeds nothing
         config.index_dir.mkdir(parents=True, exist_ok=True)
         with FileLock(config.index_dir / ".complete.lock"):
-            known = _previous_vectors(backend, embedder.model_id)
-            missing = [t for t in _texts(_chunks(load_corpus(config.corpus_dir), config)) if t not in known]
-            if missing:
-                (progress or log.info)(f"embedding {len(missing)} texts")
+            current = _loadable(backend)
+            if current is not None and current.manifest.awaiting_vectors:
+                known = _reusable_vectors(current, embedder.model_id)
+                missing = [t for t in _texts(_chunks(load_corpus(config.corpus_dir), config)) if t not in known]
+                (progress or log.info)(f"embedding {len(missing)} texts of the documents indexed keyword-first")
                 extra = dict(zip(missing, _embed(embedder, missing, {})))
             with backend.lock():
                 return _build(config, embedder, backend, progress, complete, extra)
@@ -61,7 +62,7 @@ def _build(config: Config, embedder: Embedder, backend: Backend, progress: Progr
     say("reading corpus")
     corpus = load_corpus(config.corpus_dir)
     chunks = _chunks(corpus, config)
-    previous = _previous_vectors(backend, embedder.model_id)
+    previous = _reusable_vectors(_loadable(backend), embedder.model_id)
     known = {**previous, **extra}
     waiting = _keyword_first(chunks, known, None if complete else config.embed_now_chars)
     texts = _texts(c for c in chunks if c.source not in waiting)
@@ -133,11 +134,10 @@ def _loadable(backend: Backend) -> Index | None:
         return None
 
 
-def _previous_vectors(backend: Backend, model_id: str) -> dict[str, np.ndarray]:
-    """Text -> vector from the current build when it is intact and made by the same model, so an
-    update embeds only what changed; empty when there is nothing trustworthy to reuse. Documents
-    indexed keyword-first have no vectors to reuse."""
-    old = _loadable(backend)
+def _reusable_vectors(old: Index | None, model_id: str) -> dict[str, np.ndarray]:
+    """Text -> vector from the build ``old`` when it is intact and made by the same model, so an update
+    embeds only what changed; empty when there is nothing trustworthy to reuse. Documents indexed
+    keyword-first have no vectors to reuse."""
     if old is None or old.manifest.model_id != model_id:
         return {}
     known: dict[str, np.ndarray] = {}
