@@ -45,7 +45,7 @@ _ASKS = re.compile(r"\?\s*$|^\W*(?:" + QUESTION_WORDS + r"|tell|explain|describe
                    re.IGNORECASE)
 # Words that ask rather than say what is asked about.
 ASKING_WORDS = frozenset(tokens("tell explain describe know please like mean meant typical usual usually according "
-                                "say says said mention mentions state states report"))
+                                "say says said mention mentions state states report term"))
 _PATIENT_WORDS = frozenset(tokens(" ".join(_ONE_PATIENT) + " year old"))
 # Words of any case's presentation that name no case in particular (nor say what is asked of it).
 CASE_WORDS = frozenset(tokens("case report history clinical summary patient information presentation present "
