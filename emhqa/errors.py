@@ -23,6 +23,11 @@ class IndexDamagedError(EmhqaError):
 
     def __init__(self, problem: str):
         super().__init__(f"{problem}. Run `emhqa index --rebuild` to rebuild the index.")
+        self.problem = problem
+
+
+class IndexOutdatedError(IndexDamagedError):
+    """The index was written in an older format by an earlier emhqa: ``open_index`` rebuilds it."""
 
 
 class IndexWriteError(EmhqaError):

@@ -7,7 +7,7 @@ import pytest
 from emhqa.chunking import CHUNKING_VERSION
 from emhqa.config import Config
 from emhqa.errors import IndexDamagedError
-from emhqa.index import FILES, IndexManifest, build_index, current_build, load_index, open_index
+from emhqa.index import FILES, FORMAT, IndexManifest, build_index, current_build, load_index, open_index
 
 
 @pytest.fixture
@@ -70,6 +70,19 @@ def test_index_of_another_chunking_version_is_stale(config, embedder, caplog):
         index = open_index(config, embedder)
     assert "parsing or chunking code changed" in caplog.text
     assert index.manifest.chunking_version == CHUNKING_VERSION
+
+
+def test_a_build_of_an_older_format_is_rebuilt_not_reported_as_damage(config, embedder, caplog):
+    build_index(config, embedder)
+    build = current_build(config.index_dir)
+    manifest = json.loads((build / "manifest.json").read_text())
+    manifest["format"] = FORMAT - 1  # format 1 kept sentence vectors in a NumPy file
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    with caplog.at_level(logging.WARNING):
+        index = open_index(config, embedder)
+    assert "written by an older emhqa" in caplog.text and f"format {FORMAT - 1}" in caplog.text
+    assert current_build(config.index_dir) != build and len(index.chunks) > 20
+    assert json.loads((current_build(config.index_dir) / "manifest.json").read_text())["format"] == FORMAT
 
 
 @pytest.mark.parametrize("field", ["dimension", "documents", "files"])

@@ -124,10 +124,10 @@ FAULTS = {
     "truncated vectors": lambda b: (b / "dense.faiss").write_bytes((b / "dense.faiss").read_bytes()[:999]),
     "bit flip in vectors": lambda b: flip_bit(b / "dense.faiss"),
     "bit flip in chunks": lambda b: flip_bit(b / "chunks.jsonl"),
-    "bit flip in sentence vectors": lambda b: flip_bit(b / "sentences.npy"),
+    "bit flip in sentence vectors": lambda b: flip_bit(b / "sentences.faiss"),
     "deleted vectors": lambda b: (b / "dense.faiss").unlink(),
     "deleted manifest": lambda b: (b / "manifest.json").unlink(),
-    "swapped files": lambda b: swap(b / "dense.faiss", b / "sentences.npy"),
+    "swapped files": lambda b: swap(b / "dense.faiss", b / "sentences.faiss"),
 }
 
 

@@ -16,7 +16,7 @@ from ..chunking import CHUNKING_VERSION, chunk_sections
 from ..config import DEFAULT_CHUNK_CHARS, Config
 from ..corpus import Corpus, corpus_hashes, load_corpus
 from ..embedding import Embedder, shared_embedder
-from ..errors import IndexDamagedError, IndexWriteError
+from ..errors import IndexDamagedError, IndexOutdatedError, IndexWriteError
 from ..types import Chunk
 from .base import Backend, Index
 from .factory import open_backend
@@ -196,7 +196,11 @@ def open_index(config: Config, embedder: Embedder | None = None, *, rebuild: boo
     if rebuild:
         return _rebuilt(config, embedder, progress, "a rebuild was asked for", complete=complete, forced=True)
     backend = open_backend(config)
-    index = backend.load()
+    try:
+        index = backend.load()
+    except IndexOutdatedError as exc:
+        log.warning("the index was written by an older emhqa (%s); rebuilding it", exc.problem)
+        return _rebuilt(config, embedder, progress, "the index was written by an older emhqa", complete=complete)
     if index is None:
         log.warning("no index in %s yet; building it (this takes a minute)", backend)
         return _rebuilt(config, embedder, progress, "there is no index yet", complete=complete)

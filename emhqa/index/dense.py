@@ -20,17 +20,22 @@ def dense_index(vectors: np.ndarray) -> faiss.Index:
     """An inner-product FAISS index over unit vectors, its type chosen by size: exact (flat) up to
     ``FLAT_LIMIT`` vectors, IVF with 4*sqrt(n) lists beyond (nprobe is saved with the index)."""
     count, dimension = vectors.shape
-    index: faiss.Index
     if count <= FLAT_LIMIT:
-        index = faiss.IndexFlatIP(dimension)
-    else:
-        lists = int(4 * np.sqrt(count))
-        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT)
-        sample = np.random.default_rng(0).choice(count, size=min(count, 40 * lists), replace=False)
-        ivf.train(vectors[np.sort(sample)])
-        ivf.nprobe = ivf_nprobe(lists)
-        index = ivf
-    if count:
+        return flat_index(vectors)
+    lists = int(4 * np.sqrt(count))
+    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT)
+    sample = np.random.default_rng(0).choice(count, size=min(count, 40 * lists), replace=False)
+    ivf.train(vectors[np.sort(sample)])
+    ivf.nprobe = ivf_nprobe(lists)
+    ivf.add(vectors)
+    return ivf
+
+
+def flat_index(vectors: np.ndarray) -> faiss.IndexFlatIP:
+    """``vectors`` (rows of one dimension) in an exact inner-product FAISS index: small dense indexes,
+    and how a build stores its sentence vectors."""
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    if len(vectors):
         index.add(vectors)
     return index
 

@@ -1,7 +1,8 @@
 """``manifest.json`` of a build as a typed record: what the build was made from and holds.
 
 ``IndexManifest.read`` and ``IndexManifest.write`` are the only code that reads or writes the file; a
-manifest that is not valid JSON, has another ``FORMAT`` or lacks a field is damage (IndexDamagedError).
+manifest that is not valid JSON, has an unknown ``FORMAT`` or lacks a field is damage (IndexDamagedError);
+one of an older format is outdated (IndexOutdatedError), which ``open_index`` rebuilds like a stale build.
 """
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import IndexDamagedError
+from ..errors import IndexDamagedError, IndexOutdatedError
 
-FORMAT = 1  # the layout of a build folder and of this file
+# The layout of a build folder and of this file. 2: sentence vectors in a FAISS file (1: a NumPy file).
+FORMAT = 2
 MANIFEST = "manifest.json"
 T = TypeVar("T")
 
@@ -104,8 +106,11 @@ class IndexManifest:
         except json.JSONDecodeError as exc:
             raise IndexDamagedError(f"{what} is not valid JSON") from exc
         try:
-            if typed(record, "format", int) != FORMAT:
-                raise ValueError(f"format {record['format']!r}")
+            written_as = typed(record, "format", int)
+            if 0 < written_as < FORMAT:
+                raise IndexOutdatedError(f"{what} has format {written_as}, older than this emhqa's {FORMAT}")
+            if written_as != FORMAT:
+                raise ValueError(f"format {written_as!r}")
             return cls._from_record(record)
         except (KeyError, TypeError, ValueError) as exc:
             raise IndexDamagedError(f"{what} has an unknown format ({exc})") from exc

@@ -2,8 +2,8 @@
 
 Layout of an index folder: ``CURRENT`` names the active build folder; a build folder holds
 ``manifest.json`` (``IndexManifest``: what it was built from, with the sha256 of every other file),
-``chunks.jsonl``, ``dense.faiss`` (chunk vectors) and ``sentences.npy`` (one vector per chunk sentence,
-in order). A build is written into a staging folder, synced and renamed into place, then ``CURRENT`` is
+``chunks.jsonl``, ``dense.faiss`` (chunk vectors) and ``sentences.faiss`` (one vector per chunk sentence,
+in order, in a flat FAISS index: the vectors are stored, not searched). A build is written into a staging folder, synced and renamed into place, then ``CURRENT`` is
 rewritten atomically; one build at a time per folder (``build_lock``).
 """
 from __future__ import annotations
@@ -27,12 +27,12 @@ from ..errors import IndexDamagedError
 from ..parsers import GENERIC_TITLES
 from ..types import Chunk, Span
 from .base import Index, chunk_tokens, sentence_offsets
-from .dense import index_vectors
+from .dense import flat_index, index_vectors
 from .manifest import IndexManifest, typed
 from .search import EmbeddedSearch
 
 CURRENT = "CURRENT"
-FILES = ("chunks.jsonl", "dense.faiss", "sentences.npy")
+FILES = ("chunks.jsonl", "dense.faiss", "sentences.faiss")
 READ_ATTEMPTS = 3  # builds a load may try while another process keeps swapping them
 
 
@@ -53,7 +53,7 @@ def write_build(index_dir: Path, chunks: Sequence[Chunk], dense: faiss.Index, se
             for chunk in chunks:
                 out.write(json.dumps(chunk_record(chunk)) + "\n")
         faiss.write_index(dense, str(staging / "dense.faiss"))
-        np.save(staging / "sentences.npy", sentence_vectors, allow_pickle=False)
+        faiss.write_index(flat_index(sentence_vectors), str(staging / "sentences.faiss"))
         replace(manifest, files={name: sha256((staging / name).read_bytes()) for name in FILES}).write(staging)
         _fsync_dir(staging)
         staging.rename(build)
@@ -159,11 +159,11 @@ def load_index(build: Path) -> Index:
     try:
         chunks = tuple(_read_chunks(build / "chunks.jsonl"))
         dense = faiss.read_index(str(build / "dense.faiss"))
-        vectors = np.load(build / "sentences.npy", allow_pickle=False)
+        vectors = index_vectors(faiss.read_index(str(build / "sentences.faiss")))
     except (ValueError, KeyError, TypeError, RuntimeError, OSError) as exc:
         raise IndexDamagedError(f"index in {build} cannot be read ({exc})") from exc
     offsets = sentence_offsets(chunks)
-    if dense.ntotal != len(chunks) or len(vectors) != offsets[-1] or dense.d != manifest.dimension:
+    if dense.ntotal != len(chunks) or len(vectors) != offsets[-1] or {dense.d, vectors.shape[1]} != {manifest.dimension}:
         raise IndexDamagedError(f"index in {build} is inconsistent (vector and chunk counts differ)")
     terms = chunk_tokens(chunks)
     return Index(manifest, chunks, index_vectors(dense), vectors, offsets, EmbeddedSearch(dense, terms), terms)
