@@ -72,9 +72,12 @@ def _env_int(name: str, default: int) -> int:
     return int(number) if math.isfinite(number) and number == int(number) else 0
 
 
+_OFF = ("off", "0", "no", "false", "none")  # values that turn a switch off (EMHQA_BACKGROUND_INDEX, EMHQA_FEEDBACK)
+
+
 def _env_switch(name: str, default: bool) -> bool:
     value = os.environ.get(name, "").strip().lower()
-    return default if not value else value not in ("off", "0", "no", "false", "none")
+    return default if not value else value not in _OFF
 
 
 def _user_data_dir() -> Path:
@@ -94,7 +97,7 @@ def _default_index_dir() -> Path:
 
 def _feedback_file() -> Path | None:
     value = os.environ.get("EMHQA_FEEDBACK", "")
-    if value.strip().lower() in ("off", "0", "no", "false", "none"):
+    if value.strip().lower() in _OFF:
         return None
     return Path(value).expanduser() if value else _user_data_dir() / "feedback.jsonl"
 
@@ -251,9 +254,10 @@ class Config:
     def child_environment(self) -> dict[str, str]:
         """This process's environment with the ``EMHQA_*`` variables that give a child process (``emhqa
         index`` in the background) this configuration's corpus, index, model and embedding settings."""
-        return {**os.environ, "EMHQA_CORPUS": str(self.corpus_dir), "EMHQA_INDEX": str(self.index_dir), "EMHQA_MODEL": self.model,
-                "EMHQA_EMBEDDING_BACKEND": self.embedding_backend, "EMHQA_CACHE": str(self.cache_dir),
-                "EMHQA_EMBED_NOW_CHARS": str(self.embed_now_chars), "EMHQA_STORE": self.store.variable}
+        return {**os.environ, "EMHQA_CORPUS": str(self.corpus_dir), "EMHQA_INDEX": str(self.index_dir),
+                "EMHQA_MODEL": self.model, "EMHQA_EMBEDDING_BACKEND": self.embedding_backend,
+                "EMHQA_CACHE": str(self.cache_dir), "EMHQA_EMBED_NOW_CHARS": str(self.embed_now_chars),
+                "EMHQA_STORE": self.store.variable}
 
     def with_(self, **changes) -> "Config":
         return replace(self, **changes)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import bisect
 import math
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -79,8 +78,7 @@ class Evidence:
                  selection: Selection = Selection()):
         self.index, self.analyzer, self.encoder, self.texts = index, analyzer, encoder, texts
         self.selection = selection
-        self._chunk_terms = [frozenset(terms) for terms in index.chunk_tokens]
-        df = Counter(t for terms in self._chunk_terms for t in terms)
+        df = index.document_frequency
         n = max(len(index.chunks), 1)
         self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
         self.unseen_idf = math.log(1 + (n + 0.5) / 0.5)
@@ -94,7 +92,7 @@ class Evidence:
         self._embedded_now: dict[int, np.ndarray] = {}  # sentence vectors of chunks indexed keyword-first
 
     def chunk_terms(self, chunk_id: int) -> frozenset[str]:
-        return self._chunk_terms[chunk_id]
+        return self.index.chunk_terms[chunk_id]
 
     def sentence_terms(self, chunk_id: int) -> list[frozenset[str]]:
         """Each sentence's tokens with its section title's and its label's (see ``labels``)."""

@@ -120,9 +120,8 @@ class QueryAnalyzer:
                   if set(tokens(long_form)) <= topic and topic}
         self.topic = frozenset(tokens(" ".join(topic))) | topic
         self.naming = self._naming(self._identities(index, documents))
-        chunk_terms = [frozenset(terms) for terms in index.chunk_tokens]
-        self.titled = self._titled(documents, frozenset().union(*chunk_terms))
-        chunk_df = Counter(t for terms in chunk_terms for t in terms)
+        chunk_df = index.document_frequency
+        self.titled = self._titled(documents, frozenset(chunk_df))
         self.rarity = {t: math.log((len(index.chunks) + 1) / (chunk_df[t] + 0.5))
                        for terms in self.naming.values() for t in terms}
         text = "\n".join([*(f"{c.section} {c.text}" for c in index.chunks),

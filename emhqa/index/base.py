@@ -9,6 +9,7 @@ process, since query analysis and evidence scoring read all of them; only the ra
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -60,6 +61,16 @@ class Index:
     @property
     def titles(self) -> dict[str, str]:
         return self.manifest.titles
+
+    @cached_property
+    def chunk_terms(self) -> tuple[frozenset[str], ...]:
+        """Each chunk's distinct tokens (``chunk_tokens`` as sets)."""
+        return tuple(frozenset(terms) for terms in self.chunk_tokens)
+
+    @cached_property
+    def document_frequency(self) -> Counter[str]:
+        """Token -> how many chunks hold it: the IDF of evidence scoring and the rarity of case words."""
+        return Counter(t for terms in self.chunk_terms for t in terms)
 
     @cached_property
     def has_vectors(self) -> np.ndarray:

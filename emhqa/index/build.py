@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from importlib import metadata
 from pathlib import Path
 
@@ -39,20 +40,26 @@ def build_index(config: Config, embedder: Embedder, progress: Progress | None = 
     embeds them. A complete build embeds before it takes the build lock, so that corpus changes made
     meanwhile are not held up."""
     backend = open_backend(config)
-    extra: dict[str, np.ndarray] = {}
-    if complete:  # one completion at a time: a second one then finds the vectors made and embeds nothing
+    if complete:
         config.index_dir.mkdir(parents=True, exist_ok=True)
-        with FileLock(config.index_dir / ".complete.lock"):
-            current = _loadable(backend)
-            if current is not None and current.manifest.awaiting_vectors:
-                known = _reusable_vectors(current, embedder.model_id)
-                missing = [t for t in _texts(_chunks(load_corpus(config.corpus_dir), config)) if t not in known]
-                (progress or log.info)(f"embedding {len(missing)} texts of the documents indexed keyword-first")
-                extra = dict(zip(missing, _embed(embedder, missing, {})))
-            with backend.lock():
-                return _build(config, embedder, backend, progress, complete, extra)
-    with backend.lock():
-        return _build(config, embedder, backend, progress, complete, extra)
+    # One completion at a time: a second one then finds the vectors made and embeds nothing.
+    with FileLock(config.index_dir / ".complete.lock") if complete else nullcontext():
+        extra = _embedded_ahead(config, embedder, backend, progress) if complete else {}
+        with backend.lock():
+            return _build(config, embedder, backend, progress, complete, extra)
+
+
+def _embedded_ahead(config: Config, embedder: Embedder, backend: Backend,
+                    progress: Progress | None) -> dict[str, np.ndarray]:
+    """Text -> vector of the documents the current build indexed keyword-first (empty when none),
+    embedded before the build lock is taken."""
+    current = _loadable(backend)
+    if current is None or not current.manifest.awaiting_vectors:
+        return {}
+    known = _reusable_vectors(current, embedder.model_id)
+    missing = [t for t in _texts(_chunks(load_corpus(config.corpus_dir), config)) if t not in known]
+    (progress or log.info)(f"embedding {len(missing)} texts of the documents indexed keyword-first")
+    return dict(zip(missing, _embed(embedder, missing, {})))
 
 
 def _build(config: Config, embedder: Embedder, backend: Backend, progress: Progress | None, complete: bool,

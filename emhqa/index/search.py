@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import bm25s
 import faiss
@@ -15,15 +15,20 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 class EmbeddedSearch:
-    """``base.Search`` over a FAISS index and a bm25s index built here from the chunks' tokens
-    (``Index.chunk_tokens``)."""
+    """``base.Search`` over a FAISS index and a bm25s index built from the chunks' tokens
+    (``Index.chunk_tokens``) at the first lexical search: a build that loads the previous one only for
+    its vectors never builds it."""
 
     def __init__(self, dense: faiss.Index, chunk_tokens: Sequence[Sequence[str]]):
         self.index = dense
-        self._bm25 = bm25s.BM25()
-        self._bm25.index([list(terms) or [""] for terms in chunk_tokens], show_progress=False)
-        self._count = len(chunk_tokens)
+        self._tokens = chunk_tokens
         self._scores = lru_cache(maxsize=64)(self._all_scores)  # a question's terms are ranked, then scored
+
+    @cached_property
+    def _bm25(self) -> bm25s.BM25:
+        bm25 = bm25s.BM25()
+        bm25.index([list(terms) or [""] for terms in self._tokens], show_progress=False)
+        return bm25
 
     def dense(self, query: np.ndarray, depth: int, allowed: np.ndarray) -> list[int]:
         """Searched deep enough to still fill ``depth`` after the chunks that are not allowed."""
@@ -34,7 +39,7 @@ class EmbeddedSearch:
 
     def _all_scores(self, terms: tuple[str, ...]) -> np.ndarray:
         known = [t for t in terms if t in self._bm25.vocab_dict]
-        return self._bm25.get_scores(known) if known else np.zeros(self._count)
+        return self._bm25.get_scores(known) if known else np.zeros(len(self._tokens))
 
     def lexical(self, terms: Sequence[str], depth: int, allowed: np.ndarray) -> list[int]:
         scores = self._scores(tuple(terms))
