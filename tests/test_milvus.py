@@ -19,6 +19,7 @@ from emhqa.errors import ConfigError, StoreError
 from emhqa.freshness import fingerprint
 from emhqa.index import build_index, open_backend, open_index
 from emhqa.index.milvus import lexical_text
+from test_errors import REBUILD_LOOP
 from test_growing_corpus import CASE, QUESTION
 
 QUESTIONS = [json.loads(line)["question"] for line in (REPO_ROOT / "eval" / "dev.jsonl").read_text().splitlines()]
@@ -200,27 +201,12 @@ def test_four_processes_asking_at_once_get_the_answers_of_one_asking_in_turn(mil
         assert answers == sequential[n:] + sequential[:n]
 
 
-REBUILDER = """
-import sys, time
-from emhqa.config import Config
-from emhqa.embedding import shared_embedder
-from emhqa.index import build_index
-config, embedder = Config(), shared_embedder()
-print("ready", flush=True)
-builds, stop = 0, time.monotonic() + float(sys.argv[1])
-while time.monotonic() < stop:
-    build_index(config, embedder)
-    builds += 1
-print(builds, flush=True)
-"""
-
-
 def test_loads_while_another_process_rebuilds_see_whole_builds(milvus_server, tmp_path, corpus_copy, embedder):
     config = private(milvus_server, tmp_path, corpus_copy)
     build_index(config, embedder)
-    env = {**os.environ, "EMHQA_STORE": f"{milvus_server}/{config.store.collection}",
-           "EMHQA_CORPUS": str(corpus_copy), "EMHQA_INDEX": str(config.index_dir)}
-    rebuilder = subprocess.Popen([sys.executable, "-c", REBUILDER, "8"], env=env, stdout=subprocess.PIPE, text=True)
+    env = {**os.environ, "EMHQA_STORE": f"{milvus_server}/{config.store.collection}"}
+    rebuilder = subprocess.Popen([sys.executable, "-c", REBUILD_LOOP, str(corpus_copy), str(config.index_dir), "8"],
+                                 env=env, stdout=subprocess.PIPE, text=True)
     assert rebuilder.stdout is not None and rebuilder.stdout.readline().strip() == "ready"
     loads, failures, chunks = 0, [], set()
     while rebuilder.poll() is None:
