@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .logistic import fit_logistic
+
 WEIGHTS_FILE = Path(__file__).with_name("abstention.json")
-FEATURES = ("best_similarity", "best_overlap", "focus_coverage", "unseen_focus", "top_dense")
+FEATURES = ("best_probability", "best_similarity", "best_overlap", "focus_coverage", "unseen_focus", "top_dense")
 
 
 @dataclass(frozen=True)
@@ -43,14 +45,6 @@ class AbstentionModel:
 
 
 def fit(rows: Sequence[dict[str, float]], labels: Sequence[int], c: float = 1.0) -> AbstentionModel:
-    """L2-regularized logistic regression (scikit-learn) on standardized features, returned on the
-    original feature scale."""
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression
-
-    x = np.array([[row[name] for name in FEATURES] for row in rows], dtype=float)
-    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-9
-    model = LogisticRegression(C=c).fit((x - mean) / std, np.array(labels))
-    raw = model.coef_[0] / std
-    return AbstentionModel({n: float(v) for n, v in zip(FEATURES, raw)},
-                           float(model.intercept_[0] - (raw * mean).sum()))
+    """The abstention model fitted on ``rows`` of FEATURES (``logistic.fit_logistic``)."""
+    weights, bias = fit_logistic(rows, labels, FEATURES, c)
+    return AbstentionModel(weights, bias)

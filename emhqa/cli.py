@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--replace", action="store_true", help="replace a file of the same name")
     remove = commands.add_parser("remove", help="remove a document (by file name) and its passages, then index")
     remove.add_argument("name")
-    commands.add_parser("tune", help="refit abstention on the tuning half of eval/dev.jsonl")
+    commands.add_parser("tune", help="refit the sentence model and abstention on the tuning half of eval/dev.jsonl")
     return parser
 
 
@@ -283,13 +283,15 @@ def _need_checkout(command: str) -> None:
 
 def _tune(args) -> int:
     _need_checkout("emhqa tune")
-    from .abstention import WEIGHTS_FILE
-    from .evaluation import tune_abstention
+    from . import abstention, sentence_model
+    from .evaluation import tune_abstention, tune_sentences
     from .pipeline import load
 
-    summary = tune_abstention(load(), save_to=WEIGHTS_FILE)
+    qa = load()
+    summary = {"sentences": tune_sentences(qa, save_to=sentence_model.WEIGHTS_FILE),
+               "abstention": tune_abstention(qa, save_to=abstention.WEIGHTS_FILE)}  # on the new answers
     print(json.dumps(summary, indent=2))
-    print(f"saved {WEIGHTS_FILE}")
+    print(f"saved {sentence_model.WEIGHTS_FILE} and {abstention.WEIGHTS_FILE}")
     return 0
 
 

@@ -193,7 +193,7 @@ class Selection:
     (EVALUATION.md). ``Config.selection`` holds it, so these weights are settings like the fusion weights."""
 
     focus_weight: float = 1.0  # weight of focus overlap next to the topic-free similarity
-    runner_up_margin: float = 0.15  # a same-passage runner-up within this of the best joins it
+    runner_up_margin: float = 0.25  # a runner-up within this probability of the best sentence joins it
     max_sentences: int = 3  # per part, antecedents and parents not counted (an LLM answer's limit too)
     min_words: int = 2  # one-word lines are quoted only when nothing longer was retrieved
     head_weight: float = 2.0  # extra weight of a part's head word ("what *symptoms*")

@@ -21,7 +21,7 @@ from .citations import cited_claims, without_markers
 from .config import REPO_ROOT
 from .errors import EmhqaError
 from .feedback import summary as summary_feedback
-from .metrics import bootstrap_ci, exact_match, fact_recall, first_hit, ndcg, percentile, rouge_l, token_f1
+from .metrics import bootstrap_ci, exact_match, fact_recall, first_hit, fold, ndcg, percentile, rouge_l, token_f1
 from .parsers import faq_entries
 from .retrieval import MODES
 from .types import Answer, Chunk
@@ -445,6 +445,46 @@ def _feedback_line(report: dict) -> str:
         return "Chat feedback: off"
     return (f"Chat feedback: {feedback['wrong']} answer(s) marked wrong, {feedback['helpful']} helpful "
             f"({feedback['file']})")
+
+
+def sentence_examples(qa, items: Sequence[Item]) -> tuple[list[dict[str, float]], list[int], list[int]]:
+    """The sentence model's training examples from answerable ``items``: for every part of the question
+    as answered (a follow-up's standalone form) and every sentence of its retrieved passages, the
+    features, the label (in a gold section and holding a key fact) and the item's number (its group)."""
+    rows: list[dict[str, float]] = []
+    labels: list[int] = []
+    groups: list[int] = []
+    for n, item in enumerate(items):
+        question = qa.ask(item.question, history=item.history).answered_as
+        passages = tuple(qa.retriever.retrieve(question, 5))
+        query = qa.analyzer.analyze(question)
+        allowed = qa.evidence.allowed(query, passages)
+        facts = [fold(alternative) for group in item.facts for alternative in group]
+        for part in query.parts:
+            for sentence, features in qa.evidence.candidates(part, passages, allowed):
+                chunk = passages[sentence.passage].chunk
+                text = fold(sentence.sentence.text)
+                rows.append(features)
+                labels.append(int((chunk.source, chunk.section) in item.gold and any(f in text for f in facts)))
+                groups.append(n)
+    return rows, labels, groups
+
+
+def tune_sentences(qa, save_to: Path | None = None) -> dict:
+    """Fit the sentence model on the answerable tuning questions (dev and conversation follow-ups) and
+    install it in ``qa``; optionally save it."""
+    from .sentence_model import fit
+
+    items = [i for i in load_gold(qa, ("dev", "follow-up", "near-topic", "follow-up-near"), split="tune").items
+             if i.facts or not i.answerable]
+    rows, labels, _ = sentence_examples(qa, items)
+    model = fit(rows, labels)
+    qa.evidence.model = model
+    qa.forget_questions()
+    summary = {"tuning_questions": len(items), "sentences": len(rows), "positive": sum(labels)}
+    if save_to:
+        model.save(save_to, {"fitted_on": "eval/dev.jsonl and eval/conversations.jsonl, split=tune", **summary})
+    return summary
 
 
 def tune_abstention(qa, save_to: Path | None = None) -> dict:

@@ -22,7 +22,7 @@ import bisect
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -30,6 +30,7 @@ import numpy as np
 from .config import Selection
 from .index import Index, mean_direction, without_direction
 from .query import CASE_WORDS, Part, Query, QueryAnalyzer
+from .sentence_model import SentenceModel
 from .synonyms import related
 from .text import tokens
 from .types import Chunk, Passage, Span
@@ -75,9 +76,10 @@ class Evidence:
     """IDF weights over the indexed chunks, a topic-free sentence space, and answer selection."""
 
     def __init__(self, index: Index, analyzer: QueryAnalyzer, encoder, texts: dict[str, str],
-                 selection: Selection = Selection()):
+                 selection: Selection = Selection(), model: SentenceModel | None = None):
         self.index, self.analyzer, self.encoder, self.texts = index, analyzer, encoder, texts
         self.selection = selection
+        self.model = model or SentenceModel.load()
         df = index.document_frequency
         n = max(len(index.chunks), 1)
         self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
@@ -142,21 +144,23 @@ class Evidence:
             at += 1
         return frozenset(family)
 
-    def overlap(self, weights: dict[str, float], present: frozenset[str]) -> float:
+    def overlap(self, weights: dict[str, float], present: frozenset[str], related_weight: float | None = None) -> float:
         """Share of the weighted question terms found among ``present`` terms: in full for the term or
-        its stem family, ``Selection.related_weight`` of it for a related word ("responsible" for "cause")."""
+        its stem family, ``related_weight`` (``Selection.related_weight`` by default) of it for a related
+        word ("responsible" for "cause")."""
         total = sum(weights.values())
         if not total:
             return 0.0
-        return sum(w * self._match(t, present) for t, w in weights.items()) / total
+        related_weight = self.selection.related_weight if related_weight is None else related_weight
+        return sum(w * self._match(t, present, related_weight) for t, w in weights.items()) / total
 
-    def _match(self, term: str, present: frozenset[str]) -> float:
+    def _match(self, term: str, present: frozenset[str], related_weight: float) -> float:
         if term in present or not self.family(term).isdisjoint(present):
             return 1.0
         long_form = self.analyzer.abbreviations.get(term)
         if long_form and frozenset(tokens(long_form)) <= present:  # "EMH" in "extramedullary hematopoiesis (EH)"
             return 1.0
-        return self.selection.related_weight if not related(term).isdisjoint(present) else 0.0
+        return related_weight if not related(term).isdisjoint(present) else 0.0
 
     def unseen_share(self, weights: dict[str, float]) -> float:
         """Share of the term weight on words the corpus never uses."""
@@ -210,18 +214,55 @@ class Evidence:
         chunk = passages[sentence.passage].chunk
         return self.sentence_terms(chunk.id)[chunk.sentences.index(sentence.sentence)]
 
-    def _part_scores(self, part: Part, passages: Sequence[Passage], allowed: Sequence[int]) -> list[ScoredSentence]:
-        query = self.topic_free(self.encoder.encode_query(part.asked))
-        weights = {t: w * (1 + self.selection.head_weight) if t in part.head else w
-                   for t, w in self.weights(part.focus).items()}
+    @staticmethod
+    def allowed(query: Query, passages: Sequence[Passage]) -> list[int]:
+        """Positions of the passages an answer may quote: those of the case the question names, if it
+        names one; reference lists only for questions about the literature."""
+        literature = bool(query.focus & _LITERATURE)
+        return [i for i, p in enumerate(passages) if query.document in (None, p.chunk.source)
+                and (literature or not _REFERENCES.search(p.chunk.section))]
+
+    def candidates(self, part: Part, passages: Sequence[Passage],
+                   allowed: Sequence[int]) -> list[tuple[ScoredSentence, dict[str, float]]]:
+        """Every sentence of the allowed passages with the sentence model's features for ``part``
+        (``sentence_model.FEATURES``); the sentence's ``score`` is left at 0."""
+        plain_query = self.encoder.encode_query(part.asked)
+        query = self.topic_free(plain_query)
+        plain = self.weights(part.focus)
+        weights = {t: w * (1 + self.selection.head_weight) if t in part.head else w for t, w in plain.items()}
+        head = self.weights(part.head)
         top = max((passages[rank].score for rank in allowed), default=0.0) or 1.0
-        scored = []
+        found: list[tuple[ScoredSentence, dict[str, float]]] = []
         for rank in allowed:
-            prior = self.selection.passage_weight * passages[rank].score / top
-            for sentence, sim, overlap in self.matches(passages[rank].chunk, query, weights, topic_free=True):
-                scored.append(ScoredSentence(rank, sentence, sim, overlap,
-                                             sim + self.selection.focus_weight * overlap + prior))
-        return scored
+            chunk = passages[rank].chunk
+            section = frozenset(tokens(chunk.section))
+            plain_rows = self._plain_rows(chunk.id) @ plain_query
+            for position, ((sentence, sim, overlap), plain_sim, terms) in enumerate(zip(
+                    self.matches(chunk, query, weights, topic_free=True), plain_rows, self.sentence_terms(chunk.id))):
+                own = frozenset(tokens(sentence.text))
+                words = len(sentence.text.split())
+                found.append((ScoredSentence(rank, sentence, sim, overlap, 0.0), {
+                    "similarity": sim, "plain_similarity": float(plain_sim), "focus": overlap,
+                    "focus_plain": self.overlap(plain, terms), "focus_own": self.overlap(plain, own, related_weight=0.0),
+                    "focus_section": self.overlap(plain, section),
+                    "head": self.overlap(head, terms) if head else 0.0,
+                    "passage": passages[rank].score / top, "passage_rank": 1 / (rank + 1),
+                    "novelty": self.novelty(sentence, part.text), "log_words": math.log(1 + words),
+                    "dangling": float(bool(_DANGLING.match(sentence.text))), "first": float(position == 0),
+                    "short": float(words < 6), "topic_only": float(not own - self.analyzer.topic)}))
+        for name in ("similarity", "plain_similarity", "focus", "passage"):
+            best = max((f[name] for _, f in found), default=0.0)
+            for _, features in found:
+                features[f"{name}_gap"] = features[name] - best
+        return found
+
+    def _part_scores(self, part: Part, passages: Sequence[Passage], allowed: Sequence[int]) -> list[ScoredSentence]:
+        """The candidates scored by the sentence model: the probability that each answers ``part``."""
+        found = self.candidates(part, passages, allowed)
+        if not found:
+            return []
+        probabilities = self.model.probabilities([features for _, features in found])
+        return [replace(sentence, score=float(p)) for (sentence, _), p in zip(found, probabilities)]
 
     def _with_long_forms(self, terms: frozenset[str]) -> frozenset[str]:
         """``terms`` with the tokens of the long forms of the corpus abbreviations among them."""
@@ -236,7 +277,8 @@ class Evidence:
         return bool(opening) and opening <= subject
 
     def _choose(self, scored: list[ScoredSentence]) -> list[ScoredSentence]:
-        """The best sentence and its close runners-up of the same passage."""
+        """The most probable sentence and the others the model rates ``include`` or more and within
+        ``Selection.runner_up_margin`` of it."""
         # One-word lines, and lines of topic words only (the outline's heading "Extramedullary hematopoiesis
         # (EMH)"), say nothing: quoted only when nothing else was retrieved.
         full = [s for s in scored if len(s.sentence.text.split()) >= self.selection.min_words
@@ -244,14 +286,9 @@ class Evidence:
         if not full:
             return []
         ranked = sorted(full, key=lambda s: (-s.score, s.passage, s.sentence.start))
-        best = ranked[0]
-        chosen = [best]
-        for candidate in ranked[1:]:
-            if len(chosen) >= self.selection.max_sentences:
-                break
-            if candidate.passage == best.passage and candidate.score >= best.score - self.selection.runner_up_margin:
-                chosen.append(candidate)
-        return chosen
+        floor = max(self.model.include, ranked[0].score - self.selection.runner_up_margin)
+        others = [s for s in ranked[1:] if s.score >= floor]
+        return [ranked[0], *others[:self.selection.max_sentences - 1]]
 
     def _with_number(self, part: Part, picked: list[ScoredSentence], scored: list[ScoredSentence],
                      passages: Sequence[Passage], question: str) -> list[ScoredSentence]:
@@ -268,7 +305,7 @@ class Evidence:
 
         if any(states(s) for s in picked):
             return picked
-        floor = (picked[0].score if picked else 0.0) - self.selection.runner_up_margin
+        floor = min(picked[0].score if picked else 0.0, self.model.include)
         return self._choose([s for s in scored if s.score >= floor and states(s)])[:1]
 
     def _context(self, sentence: ScoredSentence, passages: Sequence[Passage]) -> list[ScoredSentence]:
@@ -322,11 +359,10 @@ class Evidence:
     def _assess(self, question: str, passages: tuple[Passage, ...]) -> Assessment:
         query = self.analyzer.analyze(question)
         self._embed_waiting([p.chunk.id for p in passages])
-        literature = bool(query.focus & _LITERATURE)
-        allowed = [i for i, p in enumerate(passages) if query.document in (None, p.chunk.source)
-                   and (literature or not _REFERENCES.search(p.chunk.section))]
+        allowed = self.allowed(query, passages)
         chosen: dict[tuple[int, int], ScoredSentence] = {}
         best_per_part: list[ScoredSentence] = []
+        peaks: list[tuple[float, float]] = []  # per answered part: the best similarity and overlap retrieved
         uncovered: list[Part] = []
         for part in query.parts:
             scored = self._part_scores(part, passages, allowed)
@@ -341,23 +377,27 @@ class Evidence:
                     continue
             if picked:
                 best_per_part.append(picked[0])
+                peaks.append((max(s.similarity for s in scored), max(s.overlap for s in scored)))
                 picked = picked + self._sequel(picked[0], passages, query.text)
             for sentence in picked:
                 for needed in [*self._context(sentence, passages), sentence]:
                     chosen.setdefault((needed.passage, needed.sentence.start), needed)
         answer = tuple(sorted(chosen.values(), key=lambda s: (s.passage, s.sentence.start)))
         covered = [part for part in query.parts if part not in uncovered] or list(query.parts)
-        return Assessment(query, answer, self._features(covered, passages, answer, best_per_part), tuple(uncovered))
+        return Assessment(query, answer, self._features(covered, passages, best_per_part, peaks), tuple(uncovered))
 
-    def _features(self, parts: Sequence[Part], passages: Sequence[Passage], answer: Sequence[ScoredSentence],
-                  best: Sequence[ScoredSentence]) -> dict[str, float]:
-        """Abstention's evidence, over the parts the answer covers (the others are reported as such)."""
+    def _features(self, parts: Sequence[Part], passages: Sequence[Passage], best: Sequence[ScoredSentence],
+                  peaks: Sequence[tuple[float, float]]) -> dict[str, float]:
+        """Abstention's evidence, over the parts the answer covers (the others are reported as such):
+        the weakest part's best sentence probability, similarity and overlap among its candidates, and
+        how much of the focus the parts' best sentences hold."""
         focus = self.weights(frozenset().union(*(p.focus for p in parts)))
-        terms = [self._terms_of(s, passages) for s in answer]
+        terms = [self._terms_of(s, passages) for s in best]
         covered = frozenset().union(*terms) if terms else frozenset()
         return {
-            "best_similarity": min((s.similarity for s in best), default=0.0),
-            "best_overlap": min((s.overlap for s in best), default=0.0),
+            "best_probability": min((s.score for s in best), default=0.0),
+            "best_similarity": min((similarity for similarity, _ in peaks), default=0.0),
+            "best_overlap": min((overlap for _, overlap in peaks), default=0.0),
             "focus_coverage": self.overlap(focus, covered),
             "unseen_focus": self.unseen_share(focus),
             "top_dense": max((p.dense_score for p in passages), default=0.0),
