@@ -288,8 +288,9 @@ def _tune(args) -> int:
     from .pipeline import load
 
     qa = load()
-    summary = {"sentences": tune_sentences(qa, save_to=sentence_model.WEIGHTS_FILE),
-               "abstention": tune_abstention(qa, save_to=abstention.WEIGHTS_FILE)}  # on the new answers
+    sentences, held_out = tune_sentences(qa, save_to=sentence_model.WEIGHTS_FILE)
+    summary = {"sentences": sentences,  # abstention is fitted on the new answers, cross-fitted
+               "abstention": tune_abstention(qa, save_to=abstention.WEIGHTS_FILE, held_out=held_out)}
     print(json.dumps(summary, indent=2))
     print(f"saved {sentence_model.WEIGHTS_FILE} and {abstention.WEIGHTS_FILE}")
     return 0

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from .citations import cited_claims, without_markers
@@ -25,6 +26,9 @@ from .metrics import bootstrap_ci, exact_match, fact_recall, first_hit, fold, nd
 from .parsers import faq_entries
 from .retrieval import MODES
 from .types import Answer, Chunk
+
+if TYPE_CHECKING:
+    from .sentence_model import SentenceModel
 
 DEV_FILE = REPO_ROOT / "eval" / "dev.jsonl"
 CONVERSATIONS_FILE = REPO_ROOT / "eval" / "conversations.jsonl"
@@ -470,34 +474,57 @@ def sentence_examples(qa, items: Sequence[Item]) -> tuple[list[dict[str, float]]
     return rows, labels, groups
 
 
-def tune_sentences(qa, save_to: Path | None = None) -> dict:
-    """Fit the sentence model on the answerable tuning questions (dev and conversation follow-ups) and
-    install it in ``qa``; optionally save it."""
+def tune_sentences(qa, save_to: Path | None = None, folds: int = 5) -> tuple[dict, dict[str, "SentenceModel"]]:
+    """Fit the sentence model on the tuning questions (dev and conversation follow-ups; near-topic ones
+    as questions no sentence answers), install it in ``qa`` and optionally save it. Also returns, for
+    each of those questions, a model fitted without the fold it is in: abstention is fitted on the
+    probabilities those give (cross-fitting), because a model is surer of the questions it was fitted
+    on than it will be of new ones."""
+    from sklearn.model_selection import GroupKFold
+
     from .sentence_model import fit
 
     items = [i for i in load_gold(qa, ("dev", "follow-up", "near-topic", "follow-up-near"), split="tune").items
              if i.facts or not i.answerable]
-    rows, labels, _ = sentence_examples(qa, items)
+    rows, labels, groups = sentence_examples(qa, items)
+    held_out: dict[str, SentenceModel] = {}
+    for kept, left_out in GroupKFold(folds).split(rows, labels, groups):
+        model = fit([rows[i] for i in kept], [labels[i] for i in kept])
+        held_out.update({items[groups[i]].id: model for i in left_out})
     model = fit(rows, labels)
     qa.evidence.model = model
     qa.forget_questions()
     summary = {"tuning_questions": len(items), "sentences": len(rows), "positive": sum(labels)}
     if save_to:
         model.save(save_to, {"fitted_on": "eval/dev.jsonl and eval/conversations.jsonl, split=tune", **summary})
-    return summary
+    return summary, held_out
 
 
-def tune_abstention(qa, save_to: Path | None = None) -> dict:
+def _asked_with(qa, item: Item, model: "SentenceModel | None") -> Answer:
+    """``item`` asked with the sentence model ``model`` in place of the installed one (when given)."""
+    if model is None:
+        return qa.ask(item.question, history=item.history)
+    installed, qa.evidence.model = qa.evidence.model, model
+    qa.forget_questions()
+    try:
+        return qa.ask(item.question, history=item.history)
+    finally:
+        qa.evidence.model = installed
+        qa.forget_questions()
+
+
+def tune_abstention(qa, save_to: Path | None = None, held_out: dict[str, "SentenceModel"] | None = None) -> dict:
     """Fit the abstention model on the tuning halves of the dev questions and the conversations'
     follow-ups only (answerable or not), then pick the threshold that maximizes the mean of answer
     correctness (answerable questions) and near-topic refusal, among the thresholds that refuse every
-    off-topic question; optionally save it."""
+    off-topic question; optionally save it. ``held_out``: the sentence model to answer each question
+    with (``tune_sentences``'s cross-fitted ones; the installed one for the others)."""
     from .abstention import AbstentionModel, fit
 
     items = load_gold(qa, ("dev", "follow-up", *UNANSWERABLE), split="tune").items
     saved, qa.abstention = qa.abstention, AbstentionModel({}, 60.0)  # answer everything: see each answer
     try:
-        answers = [qa.ask(item.question, history=item.history) for item in items]
+        answers = [_asked_with(qa, item, (held_out or {}).get(item.id)) for item in items]
     finally:
         qa.abstention = saved
     rows = [a.details.features for a in answers]

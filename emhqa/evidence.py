@@ -67,7 +67,7 @@ class Assessment:
     """The answer sentences chosen for a question, and the evidence abstention weighs."""
 
     query: Query
-    answer: tuple[ScoredSentence, ...]  # in reading order, antecedents and parents included
+    answer: tuple[ScoredSentence, ...]  # by part, most probable passage first; antecedents and parents included
     features: dict[str, float]
     uncovered: tuple[Part, ...] = ()  # parts the retrieved sentences cannot answer (a number none states)
 
@@ -360,11 +360,11 @@ class Evidence:
         query = self.analyzer.analyze(question)
         self._embed_waiting([p.chunk.id for p in passages])
         allowed = self.allowed(query, passages)
-        chosen: dict[tuple[int, int], ScoredSentence] = {}
+        chosen: dict[tuple[int, int], tuple[int, ScoredSentence]] = {}  # (passage, start) -> (part, sentence)
         best_per_part: list[ScoredSentence] = []
         peaks: list[tuple[float, float]] = []  # per answered part: the best similarity and overlap retrieved
         uncovered: list[Part] = []
-        for part in query.parts:
+        for number, part in enumerate(query.parts):
             scored = self._part_scores(part, passages, allowed)
             if part.defines:  # "What is EMH?" is answered by a sentence that defines EMH, when one was retrieved
                 subject = self._with_long_forms(part.defines)
@@ -381,10 +381,19 @@ class Evidence:
                 picked = picked + self._sequel(picked[0], passages, query.text)
             for sentence in picked:
                 for needed in [*self._context(sentence, passages), sentence]:
-                    chosen.setdefault((needed.passage, needed.sentence.start), needed)
-        answer = tuple(sorted(chosen.values(), key=lambda s: (s.passage, s.sentence.start)))
+                    chosen.setdefault((needed.passage, needed.sentence.start), (number, needed))
+        answer = tuple(s for _, s in sorted(chosen.values(), key=self._answer_order(chosen.values())))
         covered = [part for part in query.parts if part not in uncovered] or list(query.parts)
         return Assessment(query, answer, self._features(covered, passages, best_per_part, peaks), tuple(uncovered))
+
+    @staticmethod
+    def _answer_order(chosen):
+        """Sort key of the answer's sentences: by the part they answer, then the passage of the part's
+        most probable sentence first, and each passage's sentences in reading order."""
+        best: dict[tuple[int, int], float] = {}
+        for number, s in chosen:
+            best[(number, s.passage)] = max(best.get((number, s.passage), 0.0), s.score)
+        return lambda item: (item[0], -best[(item[0], item[1].passage)], item[1].passage, item[1].sentence.start)
 
     def _features(self, parts: Sequence[Part], passages: Sequence[Passage], best: Sequence[ScoredSentence],
                   peaks: Sequence[tuple[float, float]]) -> dict[str, float]:

@@ -9,7 +9,7 @@ from .base import Claim, Draft, Generator
 
 
 class ExtractiveGenerator(Generator):
-    """Deterministic: each part's best sentences with what they need to be understood, in reading order."""
+    """Deterministic: each part's most probable sentences with what they need to be understood."""
 
     def __init__(self, evidence: Evidence):
         self.evidence = evidence
