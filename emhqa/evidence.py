@@ -50,6 +50,8 @@ _POINTERS = re.compile(r"\((?:figs?|figures?|tables?)\.?[^)]*\)|\[[\d,\s-]+\]", 
 # A sentence that defines its opening words: "Extramedullary hematopoiesis (EMH) refers to ...".
 _DEFINES = re.compile(r"^\W*(?:the\s+|an?\s+)?([\w -]{2,60}?)\s*(?:\([^)]{1,20}\)\s*)?"
                       r"(?:(?:is|are)\s+(?:an?|the|defined\s+as)|refers\s+to|means)\b", re.IGNORECASE)
+# Sentences of documents indexed keyword-first embedded per question, those richest in its focus words.
+ON_DEMAND_SENTENCES = 1
 _LIST_LINE = re.compile(r"^([ \t]*)(?:[\u2022\u25cf\u25aa*\-–]|\d+\.)\s")
 
 
@@ -91,7 +93,8 @@ class Evidence:
         self.topic = mean_direction(index.sentence_vectors)
         self._residual: dict[int, np.ndarray] = {}  # chunk id -> its topic-free sentence vectors, filled on use
         self.assess = lru_cache(maxsize=1024)(self._assess)
-        self._embedded_now: dict[int, np.ndarray] = {}  # sentence vectors of chunks indexed keyword-first
+        # (chunk id, sentence position) -> vector, for the chunks of documents indexed keyword-first
+        self._embedded_now: dict[tuple[int, int], np.ndarray] = {}
 
     def chunk_terms(self, chunk_id: int) -> frozenset[str]:
         return self.index.chunk_terms[chunk_id]
@@ -186,28 +189,37 @@ class Evidence:
     def _rows(self, chunk_id: int) -> np.ndarray:
         """The chunk's sentence vectors in the topic-free space (made when a chunk is first scored: a
         large corpus's whole matrix took a fifth of a second at every load)."""
+        if not self.index.has_vectors[chunk_id]:  # its sentences are embedded as answers need them
+            return self.topic_free(self._plain_rows(chunk_id))
         if chunk_id not in self._residual:
             self._residual[chunk_id] = self.topic_free(self._plain_rows(chunk_id))
         return self._residual[chunk_id]
 
     def _plain_rows(self, chunk_id: int) -> np.ndarray:
-        """The chunk's sentence vectors; embedded now (and kept) for a document indexed keyword-first."""
+        """The chunk's sentence vectors; for a document indexed keyword-first, those embedded so far
+        (``embed_waiting``) and zero for the others, which are then scored by their words alone."""
         if self.index.has_vectors[chunk_id]:
             return self.index.sentence_rows(chunk_id)
-        self._embed_waiting([chunk_id])
-        return self._embedded_now[chunk_id]
+        zero = np.zeros(self.index.sentence_vectors.shape[1], dtype=np.float32)
+        return np.array([self._embedded_now.get((chunk_id, n), zero)
+                         for n in range(len(self.index.chunks[chunk_id].sentences))], dtype=np.float32)
 
-    def _embed_waiting(self, chunk_ids: Sequence[int]) -> None:
-        """Embed, in one call, the sentences of those chunks that have no vectors yet and were not
-        embedded before (the answer's passages, before they are scored)."""
-        missing = [i for i in dict.fromkeys(chunk_ids) if not self.index.has_vectors[i] and i not in self._embedded_now]
-        if not missing:
+    def embed_waiting(self, chunk_ids: Sequence[int], focus: frozenset[str] | None = None) -> None:
+        """Embed, in one call, sentences of those chunks that have no vectors yet (a document indexed
+        keyword-first): every one, or with ``focus`` the ``ON_DEMAND_SENTENCES`` that hold most of the
+        focus weight (a sentence without a focus word is not the answer; embedding all of an answer's
+        passages made a question 4.7 times slower until the document's vectors were built)."""
+        waiting = [(i, n) for i in dict.fromkeys(chunk_ids) if not self.index.has_vectors[i]
+                   for n in range(len(self.index.chunks[i].sentences)) if (i, n) not in self._embedded_now]
+        if focus is not None and waiting:
+            weights = self.weights(focus)
+            share = {key: self.overlap(weights, self.sentence_terms(key[0])[key[1]]) for key in waiting}
+            waiting = sorted((key for key in waiting if share[key] > 0), key=lambda key: -share[key])
+            waiting = waiting[:ON_DEMAND_SENTENCES]
+        if not waiting:
             return
-        rows = np.asarray(self.encoder.encode([s.text for i in missing for s in self.index.chunks[i].sentences]),
-                          dtype=np.float32)
-        ends = np.cumsum([len(self.index.chunks[i].sentences) for i in missing])
-        for i, chunk_rows in zip(missing, np.split(rows, ends[:-1])):
-            self._embedded_now[i] = chunk_rows
+        rows = self.encoder.encode([self.index.chunks[i].sentences[n].text for i, n in waiting])
+        self._embedded_now.update(zip(waiting, np.asarray(rows, dtype=np.float32)))
 
     def _terms_of(self, sentence: ScoredSentence, passages: Sequence[Passage]) -> frozenset[str]:
         """The terms of a scored sentence (``sentence_terms`` of its passage's chunk)."""
@@ -358,7 +370,7 @@ class Evidence:
 
     def _assess(self, question: str, passages: tuple[Passage, ...]) -> Assessment:
         query = self.analyzer.analyze(question)
-        self._embed_waiting([p.chunk.id for p in passages])
+        self.embed_waiting([p.chunk.id for p in passages], query.focus)
         allowed = self.allowed(query, passages)
         chosen: dict[tuple[int, int], tuple[int, ScoredSentence]] = {}  # (passage, start) -> (part, sentence)
         best_per_part: list[ScoredSentence] = []

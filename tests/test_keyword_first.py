@@ -11,6 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 from emhqa.cli import main
 from emhqa.config import Config
+from emhqa.evidence import ON_DEMAND_SENTENCES
 from emhqa.index import BACKGROUND_LOG, IndexManifest, build_index, current_build, open_index
 from emhqa.index.store import load_current
 from emhqa.pipeline import load
@@ -46,7 +47,12 @@ def test_a_document_over_the_budget_is_answered_from_keyword_search_then_embedde
     assert not any(p.chunk.source == NAME for p in dense.retrieve("Can radiotherapy shrink an epidural mass?", 10))
     assert all(p.dense_score == 0.0 for p in dense.retrieve(QUESTION, 10) if p.chunk.source == NAME)
 
-    answer = qa.ask(QUESTION)  # found by BM25; its sentences embedded for the answer
+    encode, embedded = qa.encoder.encode, []
+    qa.encoder.encode = lambda texts: embedded.extend(texts) or encode(texts)  # the on-demand embedding
+    answer = qa.ask(QUESTION)  # found by BM25; the sentence with most of its focus embedded for the answer
+    qa.encoder.encode = encode
+    sentences = {s.text for i in waiting for s in index.chunks[i].sentences}
+    assert 1 <= len(sentences.intersection(embedded)) <= ON_DEMAND_SENTENCES < len(sentences)
     assert not answer.abstained and answer.citations[0].source == NAME and "20 Gy" in answer.citations[0].quote
     assert CASE[answer.citations[0].start:answer.citations[0].end] == answer.citations[0].quote
 

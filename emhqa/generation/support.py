@@ -61,6 +61,7 @@ class SupportChecker:
         """The reply's supported sentences as claims; only its first ``max_sentences`` are checked
         (each check embeds the sentence), the rest are left out with a warning."""
         reply = markers_before_stops(reply.strip())
+        self.evidence.embed_waiting([p.chunk.id for p in passages])  # a model may quote any of their sentences
         claims, warnings, unsupported, said_not_covered = [], [], [], False
         spans = sentences(reply, Span(0, len(reply), reply))
         if len(spans) > max_sentences:
