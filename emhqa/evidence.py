@@ -166,9 +166,10 @@ class Evidence:
         return related_weight if not related(term).isdisjoint(present) else 0.0
 
     def unseen_share(self, weights: dict[str, float]) -> float:
-        """Share of the term weight on words the corpus never uses."""
+        """Share of the term weight on words the corpus never uses, in any form of their stem family
+        ("retroperitoneum" is not unseen in a corpus that says "retroperitoneal")."""
         total = sum(weights.values())
-        return sum(w for t, w in weights.items() if t not in self.idf) / total if total else 1.0
+        return sum(w for t, w in weights.items() if self.family(t).isdisjoint(self.idf)) / total if total else 1.0
 
     def topic_free(self, vectors: np.ndarray) -> np.ndarray:
         """Unit vectors with the corpus's mean sentence direction projected out."""
