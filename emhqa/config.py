@@ -192,13 +192,11 @@ class Selection:
     """How answer sentences are chosen (``evidence.Evidence``); set on the tuning half of eval/dev.jsonl
     (EVALUATION.md). ``Config.selection`` holds it, so these weights are settings like the fusion weights."""
 
-    focus_weight: float = 1.0  # weight of focus overlap next to the topic-free similarity
     runner_up_margin: float = 0.25  # a runner-up within this probability of the best sentence joins it
     max_sentences: int = 3  # per part, antecedents and parents not counted (an LLM answer's limit too)
     min_words: int = 2  # one-word lines are quoted only when nothing longer was retrieved
     head_weight: float = 2.0  # extra weight of a part's head word ("what *symptoms*")
     related_weight: float = 0.5  # share of a focus word's weight a related word carries (synonyms.py)
-    passage_weight: float = 0.2  # weight of the passage's retrieval score (share of the best passage's)
     echo_novelty: float = 0.55  # a best sentence with less new word weight than this brings the next one
 
 
