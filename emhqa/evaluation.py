@@ -459,9 +459,9 @@ def sentence_examples(qa, items: Sequence[Item]) -> tuple[list[dict[str, float]]
     labels: list[int] = []
     groups: list[int] = []
     for n, item in enumerate(items):
-        question = qa.ask(item.question, history=item.history).answered_as
-        passages = tuple(qa.retriever.retrieve(question, 5))
-        query = qa.analyzer.analyze(question)
+        answer = qa.ask(item.question, history=item.history)  # its standalone form and passages
+        passages = answer.passages
+        query = qa.analyzer.analyze(answer.answered_as)
         allowed = qa.evidence.allowed(query, passages)
         facts = [fold(alternative) for group in item.facts for alternative in group]
         for part in query.parts:

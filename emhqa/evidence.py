@@ -93,6 +93,7 @@ class Evidence:
         self.topic = mean_direction(index.sentence_vectors)
         self._residual: dict[int, np.ndarray] = {}  # chunk id -> its topic-free sentence vectors, filled on use
         self.assess = lru_cache(maxsize=1024)(self._assess)
+        self._asked = lru_cache(maxsize=1024)(self._asked_terms)
         # (chunk id, sentence position) -> vector, for the chunks of documents indexed keyword-first
         self._embedded_now: dict[tuple[int, int], np.ndarray] = {}
 
@@ -190,11 +191,12 @@ class Evidence:
     def _rows(self, chunk_id: int) -> np.ndarray:
         """The chunk's sentence vectors in the topic-free space (made when a chunk is first scored: a
         large corpus's whole matrix took a fifth of a second at every load)."""
-        if not self.index.has_vectors[chunk_id]:  # its sentences are embedded as answers need them
-            return self.topic_free(self._plain_rows(chunk_id))
-        if chunk_id not in self._residual:
-            self._residual[chunk_id] = self.topic_free(self._plain_rows(chunk_id))
-        return self._residual[chunk_id]
+        rows = self._residual.get(chunk_id)
+        if rows is None:
+            rows = self.topic_free(self._plain_rows(chunk_id))
+            if self.index.has_vectors[chunk_id]:  # not kept while its sentences are embedded as answers need them
+                self._residual[chunk_id] = rows
+        return rows
 
     def _plain_rows(self, chunk_id: int) -> np.ndarray:
         """The chunk's sentence vectors; for a document indexed keyword-first, those embedded so far
@@ -340,10 +342,14 @@ class Evidence:
 
     def novelty(self, sentence: Span, question: str) -> float:
         """Share of a sentence's word weight (topic words aside) that the question does not use."""
-        asked = frozenset().union(*(self.family(t) for t in tokens(question)))
+        asked = self._asked(question)
         weights = self.weights(frozenset(tokens(sentence.text)) - self.analyzer.topic)
         total = sum(weights.values())
         return sum(w for t, w in weights.items() if t not in asked) / total if total else 0.0
+
+    def _asked_terms(self, question: str) -> frozenset[str]:
+        """The question's tokens with their stem families (``novelty`` rates every candidate against them)."""
+        return frozenset().union(*(self.family(t) for t in tokens(question)))
 
     def _sequel(self, sentence: ScoredSentence, passages: Sequence[Passage], question: str) -> list[ScoredSentence]:
         """The sentence after an echo of the question ("The bones may provide a hint to the diagnosis."),
