@@ -113,7 +113,7 @@ def read_questions(path: Path) -> list[dict]:
     "section"}], "facts": [[...]]} for an answerable question or {"question", "refusal": "near"|"off"}."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # ValueError: a NUL in the path
         raise EmhqaError(f"cannot read the question file {path}: {exc}") from exc
     rows: list[dict] = []
     ids: set[str] = set()

@@ -12,7 +12,7 @@ import shutil
 from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from emhqa.cli import main
@@ -40,6 +40,7 @@ def index_copy(built_config, tmp_path_factory):
 @given(start=st.sampled_from([[], ["ask"], ["ask", "Do EMH masses calcify?"], ["eval", "--questions"]]),
        rest=st.lists(st.sampled_from(WORDS), max_size=5),
        env=st.dictionaries(st.sampled_from(sorted(ENV)), st.integers(0, 4), max_size=3))
+@example(start=["eval", "--questions"], rest=["\x00"], env={})  # found by this run: a NUL in the file name
 def test_no_argument_list_or_environment_ends_in_a_traceback(start, rest, env, index_copy, monkeypatch):
     argv = start + rest
     if SAFE & set(argv[:1]) and argv[:2] != ["eval", "--questions"]:
