@@ -381,7 +381,7 @@ class Evidence:
         allowed = self.allowed(query, passages)
         chosen: dict[tuple[int, int], tuple[int, ScoredSentence]] = {}  # (passage, start) -> (part, sentence)
         best_per_part: list[ScoredSentence] = []
-        peaks: list[tuple[float, float]] = []  # per answered part: the best similarity and overlap retrieved
+        peaks: list[float] = []  # per answered part: the best similarity retrieved
         uncovered: list[Part] = []
         for number, part in enumerate(query.parts):
             scored = self._part_scores(part, passages, allowed)
@@ -396,7 +396,7 @@ class Evidence:
                     continue
             if picked:
                 best_per_part.append(picked[0])
-                peaks.append((max(s.similarity for s in scored), max(s.overlap for s in scored)))
+                peaks.append(max(s.similarity for s in scored))
                 picked = picked + self._sequel(picked[0], passages, query.text)
             for sentence in picked:
                 for needed in [*self._context(sentence, passages), sentence]:
@@ -415,17 +415,16 @@ class Evidence:
         return lambda item: (item[0], -best[(item[0], item[1].passage)], item[1].passage, item[1].sentence.start)
 
     def _features(self, parts: Sequence[Part], passages: Sequence[Passage], best: Sequence[ScoredSentence],
-                  peaks: Sequence[tuple[float, float]]) -> dict[str, float]:
+                  peaks: Sequence[float]) -> dict[str, float]:
         """Abstention's evidence, over the parts the answer covers (the others are reported as such):
-        the weakest part's best sentence probability, similarity and overlap among its candidates, and
+        the weakest part's best sentence probability and best similarity among its candidates, and
         how much of the focus the parts' best sentences hold."""
         focus = self.weights(frozenset().union(*(p.focus for p in parts)))
         terms = [self._terms_of(s, passages) for s in best]
         covered = frozenset().union(*terms) if terms else frozenset()
         return {
             "best_probability": min((s.score for s in best), default=0.0),
-            "best_similarity": min((similarity for similarity, _ in peaks), default=0.0),
-            "best_overlap": min((overlap for _, overlap in peaks), default=0.0),
+            "best_similarity": min(peaks, default=0.0),
             "focus_coverage": self.overlap(focus, covered),
             "unseen_focus": self.unseen_share(focus),
             "top_dense": max((p.dense_score for p in passages), default=0.0),
