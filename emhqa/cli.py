@@ -15,6 +15,13 @@ from .config import MAX_K
 EXIT_ERROR, EXIT_USAGE = 1, 2
 
 
+def _path(text: str) -> Path:
+    """A path argument; one holding a NUL character (which no file name can) is a usage error."""
+    if "\x00" in text:
+        raise argparse.ArgumentTypeError("a path cannot hold a NUL character")
+    return Path(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="emhqa", description="Cited answers about extramedullary "
                                      "hematopoiesis from a curated corpus (offline).")
@@ -46,21 +53,21 @@ def _parser() -> argparse.ArgumentParser:
                           help="lookup, loo, dev, near-topic, off-topic, first-turn, follow-up, follow-up-alone, "
                                "follow-up-near, or all (default)")
     evaluate.add_argument("--generator", default="extractive")
-    evaluate.add_argument("--questions", type=Path, metavar="FILE",
+    evaluate.add_argument("--questions", type=_path, metavar="FILE",
                           help="your own question file (JSONL; README, \"Evaluation\") instead of eval/dev.jsonl")
     _llm_options(evaluate)
     evaluate.add_argument("--split", choices=["tune", "report", "all"], default="all",
                           help="which half of the dev set to use (default: all)")
-    evaluate.add_argument("--json", type=Path, metavar="PATH", help="write the full report as JSON")
-    evaluate.add_argument("--markdown", type=Path, metavar="PATH", help="write the report as Markdown")
-    evaluate.add_argument("--trec", type=Path, metavar="DIR",
+    evaluate.add_argument("--json", type=_path, metavar="PATH", help="write the full report as JSON")
+    evaluate.add_argument("--markdown", type=_path, metavar="PATH", help="write the report as Markdown")
+    evaluate.add_argument("--trec", type=_path, metavar="DIR",
                           help="write qrels.txt and a TREC run per retrieval mode (run-hybrid.txt, ...) into DIR")
-    evaluate.add_argument("--per-question", type=Path, metavar="FILE",
+    evaluate.add_argument("--per-question", type=_path, metavar="FILE",
                           help="write one JSON object per question and mode: answer, citations, passages with "
                                "their text, gold, scores, and RAGAS's field names (EVALUATION.md, \"Exports\")")
     add = commands.add_parser("add", help="add a case report, article or FAQ (text, Markdown, PDF with a text "
                                           "layer, or HTML), then index")
-    add.add_argument("file", type=Path)
+    add.add_argument("file", type=_path)
     add.add_argument("--title", required=True, help="shown with every citation of this file")
     add.add_argument("--kind", required=True, choices=["case", "faq", "article", "outline"])
     add.add_argument("--publisher")

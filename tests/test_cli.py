@@ -5,6 +5,8 @@ import sys
 
 import pytest
 
+from emhqa.cli import main
+
 
 def run(*args, env=None):
     return subprocess.run([sys.executable, "-m", "emhqa.cli", *args], capture_output=True, text=True,
@@ -62,6 +64,14 @@ def test_ask_reads_the_question_from_standard_input(built_config, args):
                           env={**os.environ, "EMHQA_INDEX": str(built_config.index_dir)})
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["question"] == "Do EMH masses calcify?" and done.stderr == ""
+
+
+@pytest.mark.parametrize("option", ["--questions", "--json", "--markdown", "--trec", "--per-question"])
+def test_a_path_holding_a_nul_is_a_usage_error_before_any_work(option, capsys):
+    # in this process: a NUL cannot reach a subprocess's arguments
+    with pytest.raises(SystemExit) as exit_:
+        main(["eval", option, "report\x00.json"])
+    assert exit_.value.code == 2 and "cannot hold a NUL character" in capsys.readouterr().err
 
 
 def test_verbose_and_quiet_are_exclusive():
