@@ -16,8 +16,8 @@ from .logistic import fit_logistic
 
 WEIGHTS_FILE = Path(__file__).with_name("abstention.json")
 FEATURES = ("best_probability", "best_similarity", "focus_coverage", "unseen_focus", "top_dense")
-# Regularization of the fit, and the features: chosen out of fold on the tuning questions (EVALUATION.md,
-# session 8); the best word overlap among the candidates was dropped there, it fitted the tuning questions.
+# The features and the fit's regularization were chosen out of fold on the tuning questions (EVALUATION.md,
+# session 8); the candidates' best word overlap, once a feature, separated the tuning questions in sample only.
 REGULARIZATION = 0.3
 
 
