@@ -170,7 +170,11 @@ class Evidence:
         """Share of the term weight on words the corpus never uses, in any form of their stem family
         ("retroperitoneum" is not unseen in a corpus that says "retroperitoneal")."""
         total = sum(weights.values())
-        return sum(w for t, w in weights.items() if self.family(t).isdisjoint(self.idf)) / total if total else 1.0
+        return sum(w for t, w in weights.items() if self._unseen(t)) / total if total else 1.0
+
+    def _unseen(self, term: str) -> bool:
+        """No word of the term's stem family, nor of a related word's ("lump" for "masses"), is in the corpus."""
+        return all(self.family(t).isdisjoint(self.idf) for t in related(term))
 
     def topic_free(self, vectors: np.ndarray) -> np.ndarray:
         """Unit vectors with the corpus's mean sentence direction projected out."""

@@ -90,6 +90,13 @@ def test_related_words_count_as_the_asked_word(qa):
     assert "hematopoi" not in qa.evidence.family("hematolog")  # a shared 6-letter start is not enough
 
 
+def test_a_word_is_unseen_only_when_no_related_word_is_in_the_corpus(qa):
+    # a lay word the corpus never uses, whose related words it does use, is not evidence of a missing fact
+    assert "lump" not in qa.evidence.idf and qa.evidence.unseen_share({"lump": 1.0}) == 0.0
+    assert qa.evidence.unseen_share({"ferritin": 1.0}) == 1.0
+    assert qa.evidence.unseen_share({"lump": 1.0, "ferritin": 1.0}) == 0.5
+
+
 def test_a_related_word_counts_less_than_the_asked_word(qa):
     # "irradiation" is related to "treat" (a treatment) but here it is a cause of EMH
     answer = qa.ask("How is EMH treated?")
