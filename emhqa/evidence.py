@@ -167,13 +167,13 @@ class Evidence:
         return related_weight if not related(term).isdisjoint(present) else 0.0
 
     def unseen_share(self, weights: dict[str, float]) -> float:
-        """Share of the term weight on words the corpus never uses, in any form of their stem family
-        ("retroperitoneum" is not unseen in a corpus that says "retroperitoneal")."""
+        """Share of the term weight on words the corpus never uses (``_unseen``)."""
         total = sum(weights.values())
         return sum(w for t, w in weights.items() if self._unseen(t)) / total if total else 1.0
 
     def _unseen(self, term: str) -> bool:
-        """No word of the term's stem family, nor of a related word's ("lump" for "masses"), is in the corpus."""
+        """No word of the term's stem family, nor of a related word's, is in the corpus ("retroperitoneum"
+        is not unseen in a corpus that says "retroperitoneal", nor "lump" in one that says "masses")."""
         return all(self.family(t).isdisjoint(self.idf) for t in related(term))
 
     def topic_free(self, vectors: np.ndarray) -> np.ndarray:
