@@ -58,8 +58,12 @@ _SKIPPED = r"(?:is|are|was|were|does|do|did|can|could|would|should|kind|kinds|ty
 _HEAD = re.compile(r"\b(?:what|which)\s+(?:" + _SKIPPED + r"\s+)*([A-Za-z][\w-]*)", re.IGNORECASE)
 # A part that asks for a number; "how common/often" asks for a frequency, which words answer too.
 _QUANTITY = re.compile(r"\b(?:how\s+(?:many|much|long|old)|(?:at\s+)?what\s+age|doses?|dosages?|dosing|incidence|"
-                       r"prevalence|rates?|percent(?:age)?|levels?|counts?|values?|costs?|price|ratio|number\s+of|"
+                       r"prevalence|rates?|percent(?:age)?|counts?|values?|costs?|price|ratio|number\s+of|"
                        r"hb|hgb|hemoglobin|haemoglobin)\b", re.IGNORECASE)
+# A level is a quantity when a substance names it ("ferritin level"); "what level", "the usual level" or
+# "a spinal level" ask where.
+_SUBSTANCE_LEVEL = re.compile(r"\b(?!(?:what|which|the|that|this|a|an|same|usual|typical|spinal|vertebral|"
+                              r"thoracic|lumbar|cervical|sacral)\b)[a-z]+\s+levels?\b", re.IGNORECASE)
 # Words a question asks for without saying them: "how old was he?" asks for an age (the patient word
 # "old" is what is asked), "why" (a stop word) for a cause.
 _IMPLIED = ((re.compile(r"\bhow\s+old\b|\bwhat\s+age\b", re.IGNORECASE), frozenset(tokens("old age"))),
@@ -227,7 +231,7 @@ def _part(piece: str, identity: frozenset[str], context: frozenset[str]) -> Part
     subject = next(g for g in definition.groups() if g) if definition else ""
     defines = frozenset() if _NOT_A_TERM.search(subject) else frozenset(tokens(subject))
     return Part(piece, _without(piece, identity) or piece, focus or frozenset(tokens(piece)) - identity, head,
-                bool(_QUANTITY.search(piece)), defines)
+                bool(_QUANTITY.search(piece) or _SUBSTANCE_LEVEL.search(piece)), defines)
 
 
 def drop_words(text: str, unwanted: frozenset[str]) -> str:
