@@ -489,9 +489,9 @@ def tune_sentences(qa, save_to: Path | None = None, folds: int = 5) -> tuple[dic
     rows, labels, groups = sentence_examples(qa, items)
     held_out: dict[str, SentenceModel] = {}
     for kept, left_out in GroupKFold(folds).split(rows, labels, groups):
-        model = fit([rows[i] for i in kept], [labels[i] for i in kept])
+        model = fit([rows[i] for i in kept], [labels[i] for i in kept], [groups[i] for i in kept])
         held_out.update({items[groups[i]].id: model for i in left_out})
-    model = fit(rows, labels)
+    model = fit(rows, labels, groups)
     qa.evidence.model = model
     qa.forget_questions()
     summary = {"tuning_questions": len(items), "sentences": len(rows), "positive": sum(labels)}

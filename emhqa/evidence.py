@@ -421,8 +421,10 @@ class Evidence:
     def _features(self, parts: Sequence[Part], passages: Sequence[Passage], best: Sequence[ScoredSentence],
                   peaks: Sequence[float]) -> dict[str, float]:
         """Abstention's evidence, over the parts the answer covers (the others are reported as such):
-        the weakest part's best sentence probability and best similarity among its candidates, and
-        how much of the focus the parts' best sentences hold."""
+        the weakest part's best similarity among its candidates, how much of the focus the parts' best
+        sentences hold, and more (``abstention.FEATURES`` names those it uses; the weakest part's best
+        sentence probability is reported only: the listwise sentence model ranks, it does not say
+        whether any sentence answers)."""
         focus = self.weights(frozenset().union(*(p.focus for p in parts)))
         terms = [self._terms_of(s, passages) for s in best]
         covered = frozenset().union(*terms) if terms else frozenset()

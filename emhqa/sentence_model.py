@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .logistic import fit_logistic
+from .logistic import fit_choice, fit_logistic
 
 WEIGHTS_FILE = Path(__file__).with_name("sentences.json")
 FEATURES = (
@@ -40,8 +40,9 @@ FEATURES = (
     "focus_gap",
     "passage_gap",
 )
-# Chosen by grouped 5-fold cross-validation on the tuning questions (EVALUATION.md).
-REGULARIZATION = 0.1
+# Chosen by grouped 5-fold cross-validation on the tuning questions (EVALUATION.md, session 10).
+CHOICE_PENALTY = 20.0
+SCALE_REGULARIZATION = 1.0
 INCLUDE = 0.4
 
 
@@ -68,8 +69,12 @@ class SentenceModel:
                                     "provenance": provenance}, indent=2) + "\n", encoding="utf-8")
 
 
-def fit(rows: Sequence[dict[str, float]], labels: Sequence[int], c: float = REGULARIZATION) -> SentenceModel:
-    """The sentence model fitted on feature rows and their labels (classes weighted to balance: a
-    part has one or two answering sentences among dozens)."""
-    weights, bias = fit_logistic(rows, labels, FEATURES, c, balanced=True)
-    return SentenceModel(weights, bias)
+def fit(rows: Sequence[dict[str, float]], labels: Sequence[int], groups: Sequence[int]) -> SentenceModel:
+    """The sentence model fitted on feature rows, their labels and their question (group): the direction
+    of its weights learns which of a question's sentences answers (``logistic.fit_choice``), then one
+    logistic fit over that score scales it to a probability (classes weighted to balance: a part has one
+    or two answering sentences among dozens)."""
+    direction = fit_choice(rows, labels, groups, FEATURES, CHOICE_PENALTY)
+    scores = [{"score": sum(w * row[name] for name, w in direction.items())} for row in rows]
+    scale, bias = fit_logistic(scores, labels, ("score",), SCALE_REGULARIZATION, balanced=True)
+    return SentenceModel({name: scale["score"] * w for name, w in direction.items()}, bias)
