@@ -15,10 +15,11 @@ from pathlib import Path
 from .logistic import fit_logistic
 
 WEIGHTS_FILE = Path(__file__).with_name("abstention.json")
-FEATURES = ("best_similarity", "focus_coverage", "unseen_focus", "top_dense")
+FEATURES = ("best_similarity", "focus_coverage", "passage_coverage", "unseen_focus")
 # The features and the fit's regularization were chosen out of fold on the tuning questions (EVALUATION.md,
 # sessions 8 and 10); the candidates' best word overlap, once a feature, separated the tuning questions in
-# sample only, and the best sentence probability of the listwise sentence model added nothing.
+# sample only; the listwise sentence model's best probability added nothing; the focus held by the best
+# sentences' passages replaced the best dense passage score.
 REGULARIZATION = 0.3
 
 
