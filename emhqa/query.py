@@ -62,8 +62,9 @@ _QUANTITY = re.compile(r"\b(?:how\s+(?:many|much|long|old)|(?:at\s+)?what\s+age|
                        r"hb|hgb|hemoglobin|haemoglobin)\b", re.IGNORECASE)
 # A level is a quantity when a substance names it ("ferritin level"); "what level", "the usual level" or
 # "a spinal level" ask where.
-_SUBSTANCE_LEVEL = re.compile(r"\b(?!(?:what|which|the|that|this|a|an|same|usual|typical|spinal|vertebral|"
-                              r"thoracic|lumbar|cervical|sacral)\b)[a-z]+\s+levels?\b", re.IGNORECASE)
+_SUBSTANCE_LEVEL = re.compile(r"\b(?!(?:what|which|the|that|this|a|an|one|single|each|every|another|other|"
+                              r"different|same|usual|typical|spinal|vertebral|thoracic|lumbar|cervical|sacral)\b)"
+                              r"[a-z]+\s+levels?\b", re.IGNORECASE)
 # Words a question asks for without saying them: "how old was he?" asks for an age (the patient word
 # "old" is what is asked), "why" (a stop word) for a cause.
 _IMPLIED = ((re.compile(r"\bhow\s+old\b|\bwhat\s+age\b", re.IGNORECASE), frozenset(tokens("old age"))),

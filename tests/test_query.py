@@ -74,6 +74,7 @@ def test_a_number_the_corpus_never_states_is_not_covered(qa, question):
 
 def test_a_level_that_asks_where_is_not_a_quantity(qa):
     assert qa.analyzer.analyze("ferritin level in the urmc beta thal pt?").parts[-1].quantity
+    assert not qa.analyzer.analyze("Were the masses confined to a single level?").parts[-1].quantity
     question = "what level were the masses at on the thalassemia patient's chest film?"
     assert not qa.analyzer.analyze(question).parts[-1].quantity
     chosen = qa.evidence.assess(question, tuple(qa.ask(question).passages)).answer  # before abstention
