@@ -40,9 +40,10 @@ _PATIENT = re.compile(r"\b(" + "|".join(_ONE_PATIENT) + r"|year-old|years? old)\
 QUESTION_WORDS = "what|how|why|when|where|which|who|whose|is|are|was|were|does|do|did|can|could|should|will|has|have"
 _QUESTION_WORD = f"(?:{QUESTION_WORDS})"
 _PART_BREAK = re.compile(r"\?\s+(?=\S)|;\s*|,?\s+(?:and|&|plus|also)\s+(?=" + _QUESTION_WORD + r"\b)", re.IGNORECASE)
-# A piece that asks: it ends with "?" or opens with a question word or a request ("tell me", "list").
-_ASKS = re.compile(r"\?\s*$|^\W*(?:" + QUESTION_WORDS + r"|tell|explain|describe|list|define|name|give)\b",
-                   re.IGNORECASE)
+# A piece that asks: it ends with "?" or opens with a question word, after a preposition or not ("at what
+# level ...", "in which organs ..."), or a request ("tell me", "list").
+_ASKS = re.compile(r"\?\s*$|^\W*(?:(?:at|in|on|for|from|to|by|with|of|during|after|before|under)\s+)?"
+                   r"(?:" + QUESTION_WORDS + r"|tell|explain|describe|list|define|name|give)\b", re.IGNORECASE)
 # Words that ask rather than say what is asked about.
 ASKING_WORDS = frozenset(tokens("tell explain describe know please like mean meant typical usual usually according "
                                 "say says said mention mentions state states report term"))
