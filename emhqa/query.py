@@ -41,8 +41,9 @@ QUESTION_WORDS = "what|how|why|when|where|which|who|whose|is|are|was|were|does|d
 _QUESTION_WORD = f"(?:{QUESTION_WORDS})"
 _PART_BREAK = re.compile(r"\?\s+(?=\S)|;\s*|,?\s+(?:and|&|plus|also)\s+(?=" + _QUESTION_WORD + r"\b)", re.IGNORECASE)
 # A piece that asks: it ends with "?" or opens with a question word, after a preposition or not ("at what
-# level ...", "in which organs ..."), or a request ("tell me", "list").
-_ASKS = re.compile(r"\?\s*$|^\W*(?:(?:at|in|on|for|from|to|by|with|of|during|after|before|under)\s+)?"
+# level ...", "in which organs ..."), or a request ("tell me", "list"); or its clause after a leading phrase
+# does ("In the URMC case, what was ...").
+_ASKS = re.compile(r"\?\s*$|^(?:[^,?]*,)?\W*(?:(?:at|in|on|for|from|to|by|with|of|during|after|before|under)\s+)?"
                    r"(?:" + QUESTION_WORDS + r"|tell|explain|describe|list|define|name|give)\b", re.IGNORECASE)
 # Words that ask rather than say what is asked about.
 ASKING_WORDS = frozenset(tokens("tell explain describe know please like mean meant typical usual usually according "

@@ -57,9 +57,11 @@ def test_a_two_part_question_gets_both_parts_answered(qa):
     assert "radiotherapy" in text or "transfusion" in text
 
 
-def test_a_part_that_opens_with_a_preposition_still_asks(qa):
+def test_a_part_that_opens_with_a_preposition_or_a_leading_phrase_still_asks(qa):
     parts = qa.analyzer.analyze("At what spinal level are EMH masses usually found, and how do they grow?").parts
     assert len(parts) == 2 and "spinal" in parts[0].focus and "grow" in parts[1].focus
+    parts = qa.analyzer.analyze("In the URMC case, what was his background disorder, and how did his spine look?").parts
+    assert len(parts) == 2 and "background" in parts[0].focus
 
 
 def test_a_statement_before_the_question_is_context_not_focus(qa):
