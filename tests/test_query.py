@@ -64,6 +64,11 @@ def test_a_part_that_opens_with_a_preposition_or_a_leading_phrase_still_asks(qa)
     assert len(parts) == 2 and "background" in parts[0].focus
 
 
+def test_whats_asks_for_the_same_head_as_what_is(qa):
+    heads = [qa.analyzer.analyze(q).parts[0].head for q in ("What's the usual treatment?", "What is the usual treatment?")]
+    assert heads[0] == heads[1] and heads[0]
+
+
 def test_a_statement_before_the_question_is_context_not_focus(qa):
     query = qa.analyzer.analyze("I have thalassemia and a scan found lumps near my spine. Is that cancer?")
     assert len(query.parts) == 1 and "thalassemia" not in " ".join(query.parts[0].focus)
