@@ -420,21 +420,18 @@ class Evidence:
 
     def _features(self, parts: Sequence[Part], passages: Sequence[Passage], best: Sequence[ScoredSentence],
                   peaks: Sequence[float]) -> dict[str, float]:
-        """Abstention's evidence, over the parts the answer covers (the others are reported as such):
-        the weakest part's best similarity among its candidates, how much of the focus the parts' best
-        sentences hold and how much their passages hold, and more (``abstention.FEATURES`` names those
-        it uses; the others are reported only: the listwise sentence model's probability ranks, it does
-        not say whether any sentence answers)."""
+        """Abstention's evidence (``abstention.FEATURES``), over the parts the answer covers (the others
+        are reported as such): the weakest part's best similarity among its candidates, how much of the
+        focus the parts' best sentences hold and how much their passages hold, and the share of the focus
+        on words the corpus never uses."""
         focus = self.weights(frozenset().union(*(p.focus for p in parts)))
         covered = frozenset().union(*(self._terms_of(s, passages) for s in best))
         around = frozenset().union(*(self.chunk_terms(passages[s.passage].chunk.id) for s in best))
         return {
-            "best_probability": min((s.score for s in best), default=0.0),
             "best_similarity": min(peaks, default=0.0),
             "focus_coverage": self.overlap(focus, covered),
             "passage_coverage": self.overlap(focus, around),
             "unseen_focus": self.unseen_share(focus),
-            "top_dense": max((p.dense_score for p in passages), default=0.0),
         }
 
 
