@@ -29,7 +29,7 @@ import numpy as np
 
 from .config import Selection
 from .index import Index, mean_direction, without_direction
-from .query import CASE_WORDS, Part, Query, QueryAnalyzer
+from .query import CASE_WORDS, FUNCTION_WORDS, Part, Query, QueryAnalyzer
 from .sentence_model import SentenceModel
 from .synonyms import related
 from .text import tokens
@@ -43,8 +43,9 @@ _DANGLING = re.compile(r"^(it|its|this|these|those|they|their|such|he|his|she|he
 _REFERENCES = re.compile(r"reference|bibliograph|literature", re.IGNORECASE)
 _LITERATURE = frozenset(tokens("paper papers article articles reference references author authors journal "
                                "published publication study studies literature review cite citation source"))
-# A number in a sentence: digits or a number word (a quantity question needs one the question lacks).
-_NUMBER = re.compile(r"(?<![A-Za-z\d])\d+(?:[.,]\d+)?|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twice|half|dozen)\b",
+# A number in a sentence: digits or a number word, not "one of" (a quantity question needs one the
+# question lacks).
+_NUMBER = re.compile(r"(?<![A-Za-z\d])\d+(?:[.,]\d+)?|\b(?:one(?!\s+of\b)|two|three|four|five|six|seven|eight|nine|ten|twice|half|dozen)\b",
                      re.IGNORECASE)
 _POINTERS = re.compile(r"\((?:figs?|figures?|tables?)\.?[^)]*\)|\[[\d,\s-]+\]", re.IGNORECASE)  # "(Fig. 1)", "[19]"
 # A sentence that defines its opening words: "Extramedullary hematopoiesis (EMH) refers to ...".
@@ -312,10 +313,13 @@ class Evidence:
     def _with_number(self, part: Part, picked: list[ScoredSentence], scored: list[ScoredSentence],
                      passages: Sequence[Passage], question: str) -> list[ScoredSentence]:
         """For a part that asks for a number: the picked sentences if one states a number the question
-        does not give beside the part's most specific focus word ("hemoglobin" of "hemoglobin level"),
-        else the best such sentence within the runner-up margin, else nothing."""
-        specific = part.focus - CASE_WORDS - self.analyzer.topic  # "how old was he in case 4?" names no word
-        key = self.family(max(sorted(specific), key=lambda t: self.idf.get(t, self.unseen_idf))) if specific else None
+        does not give beside a word of the part's head ("hemoglobin" of "what was his hemoglobin level?",
+        "old" or "age" of "how old was the patient whose case ...") or, with no head, beside its most
+        specific focus word, else the best such sentence within the runner-up margin, else nothing."""
+        head = part.head - self.analyzer.topic - FUNCTION_WORDS
+        specific = part.focus - CASE_WORDS - self.analyzer.topic - FUNCTION_WORDS  # "how old was he in case 4?"
+        key = (frozenset().union(*map(self.family, head)) if head else  # names no word
+               self.family(max(sorted(specific), key=lambda t: self.idf.get(t, self.unseen_idf))) if specific else None)
 
         def states(s: ScoredSentence) -> bool:
             if not _new_numbers(s.sentence.text, question):

@@ -39,16 +39,38 @@ _PATIENT = re.compile(r"\b(" + "|".join(_ONE_PATIENT) + r"|year-old|years? old)\
 # Where one question asks two things: "What causes it, and how is it treated?", "... ? And ...".
 QUESTION_WORDS = "what|how|why|when|where|which|who|whose|is|are|was|were|does|do|did|can|could|should|will|has|have"
 _QUESTION_WORD = f"(?:{QUESTION_WORDS})"
-_PART_BREAK = re.compile(r"\?\s+(?=\S)|;\s*|,?\s+(?:and|&|plus|also)\s+(?=" + _QUESTION_WORD + r"\b)", re.IGNORECASE)
+_LEADING_PREPOSITION = r"(?:(?:at|in|on|for|from|to|by|with|of|during|after|before|under)\s+)"
+_PART_BREAK = re.compile(r"\?\s+(?=\S)|;\s*|,?\s+(?:and|&|plus|also)\s+(?=" + _LEADING_PREPOSITION + "?"
+                         + _QUESTION_WORD + r"\b)", re.IGNORECASE)
 # A piece that asks: it ends with "?" or opens with a question word, after a preposition or not ("at what
 # level ...", "in which organs ..."), or a request ("tell me", "list"); or its clause after a leading phrase
 # does ("In the URMC case, what was ...").
-_ASKS = re.compile(r"\?\s*$|^(?:[^,?]*,)?\W*(?:(?:at|in|on|for|from|to|by|with|of|during|after|before|under)\s+)?"
+_ASKS = re.compile(r"\?\s*$|^(?:[^,?]*,)?\W*" + _LEADING_PREPOSITION + "?"
                    r"(?:" + QUESTION_WORDS + r"|tell|explain|describe|list|define|name|give)\b", re.IGNORECASE)
 # Words that ask rather than say what is asked about.
 ASKING_WORDS = frozenset(tokens("tell explain describe know please like mean meant typical usual usually according "
                                 "say says said mention mentions state states report term"))
 _PATIENT_WORDS = frozenset(tokens(" ".join(_ONE_PATIENT) + " year old"))
+# Function words the tokenizer keeps (its stop list is short, for search): prepositions, particles,
+# determiners, pronouns, contractions and adverbs of degree or time, from scikit-learn's English stop words
+# less the content words it lists (show, found, back, side, thin, system, often, numbers ...) and those
+# whose stem is a content word's ("several" of "severe", "us" of US). They stay in the focus ("the *most*
+# common finding"), but never are its most specific word: "whose" in "How old was the patient whose case
+# was filed under the musculoskeletal system?" (``Evidence``'s number check).
+FUNCTION_WORDS = frozenset(tokens("above across after afterwards again against all almost alone along already although "
+                                  "always among amongst another anyhow anyone anything anyway anywhere around became "
+                                  "become becomes becoming beforehand behind below beside besides beyond both cannot "
+                                  "either else elsewhere enough etc even ever every everyone everything everywhere except "
+                                  "few former formerly further get hence here hereby herein however indeed latter "
+                                  "latterly least less many meanwhile more moreover most mostly much must neither "
+                                  "never nevertheless next no nobody none noone nor not nothing now nowhere off once "
+                                  "onto others otherwise perhaps please rather seem seemed seeming seems since "
+                                  "somehow someone something sometime sometimes somewhere still thence thereafter thereby "
+                                  "therefore therein thereupon though through throughout thru thus together toward towards "
+                                  "until up upon via well whatever whence whenever whereas whereby wherein whereupon "
+                                  "wherever whether whither whoever whole whose within yet actually really basically "
+                                  "exactly anybody somebody kind sort apart aside near inside beneath underneath "
+                                  "isn aren wasn weren hasn haven hadn doesn don didn won wouldn shouldn couldn"))
 # Words of any case's presentation that name no case in particular (nor say what is asked of it).
 CASE_WORDS = frozenset(tokens("case report history clinical summary patient information presentation present "
                             "gender age year old years man male woman female he his him she her system"))

@@ -62,6 +62,8 @@ def test_a_part_that_opens_with_a_preposition_or_a_leading_phrase_still_asks(qa)
     assert len(parts) == 2 and "spinal" in parts[0].focus and "grow" in parts[1].focus
     parts = qa.analyzer.analyze("In the URMC case, what was his background disorder, and how did his spine look?").parts
     assert len(parts) == 2 and "background" in parts[0].focus
+    parts = qa.analyzer.analyze("What did his chest CT show, and under which organ system was his case filed?").parts
+    assert len(parts) == 2 and "file" in parts[1].focus and "file" not in parts[0].focus
 
 
 def test_whats_asks_for_the_same_head_as_what_is(qa):
@@ -98,6 +100,18 @@ def test_a_covered_part_is_answered_and_the_uncovered_part_named(qa):
     assert not answer.abstained and "30-year-old" in answer.text
     assert answer.details.not_covered == ("what was his hemoglobin level?",)
     assert any("what was his hemoglobin level?" in w for w in answer.details.warnings)
+
+
+def test_a_function_word_is_never_the_word_a_number_must_stand_beside(qa):
+    question = "How old was the patient whose EMH case was filed under the musculoskeletal system?"
+    chosen = qa.evidence.assess(question, tuple(qa.ask(question).passages))
+    assert not chosen.uncovered and any("23" in s.sentence.text for s in chosen.answer)
+
+
+def test_one_of_many_states_no_number(qa):
+    question = "How many years after bone marrow irradiation does EMH usually appear?"
+    chosen = qa.evidence.assess(question, tuple(qa.ask(question).passages))
+    assert chosen.uncovered  # "one of many hematological diseases ... irradiation" gives no duration
 
 
 def test_a_quantity_the_corpus_states_is_answered(qa):
