@@ -23,7 +23,7 @@ import numpy as np
 
 from .citations import location, marker
 from .index import IndexedDocument
-from .query import ASKING_WORDS, QUESTION_WORDS, QueryAnalyzer, drop_words
+from .query import ABOUT, ASKING_WORDS, QUESTION_WORDS, QueryAnalyzer, drop_words
 from .text import tokens
 from .types import Answer
 
@@ -94,7 +94,7 @@ class Condenser:
         elif _OTHER.search(question):
             text = _OTHER.sub(" ", question)
         elif _PRONOUN.search(question) and not self._content(question) - ASKING_WORDS:  # "why?", "is that typical?"
-            text = f"{question.strip().rstrip('?')}, about: {previous}"
+            text = f"{question.strip().rstrip('?')}{ABOUT}{previous}"
         elif _PATIENT.search(question) or _PRONOUN.search(question):
             text = question
         else:
@@ -132,10 +132,10 @@ class Condenser:
             scores = [float(np.dot(self.encoder.encode_query(m.group()), wanted)) for m in spans]
             best = int(np.argmax(scores))
             if scores[best] < self.similar:
-                return f"What about {rest}, about: {base}"
+                return f"What about {rest}{ABOUT}{base}"
             start, end = spans[best].start(), spans[best].end()
         else:
-            return f"What about {rest}, about: {base}"
+            return f"What about {rest}{ABOUT}{base}"
         preceded = base[:start].split()[-1:] and _DETERMINER.match(base[:start].split()[-1] + " ")
         return f"{base[:start]}{_DETERMINER.sub('', rest) if preceded else rest}{base[end:]}"
 

@@ -47,6 +47,10 @@ _PART_BREAK = re.compile(r"\?\s+(?=\S)|;\s*|,?\s+(?:and|&|plus|also)\s+(?=" + _L
 # does ("In the URMC case, what was ...").
 _ASKS = re.compile(r"\?\s*$|^(?:[^,?]*,)?\W*" + _LEADING_PREPOSITION + "?"
                    r"(?:" + QUESTION_WORDS + r"|tell|explain|describe|list|define|name|give)\b", re.IGNORECASE)
+# How a follow-up's rewrite (``conversation.Condenser``) adds the earlier question it is about: the words
+# before it ask ("how would you treat that"), the words after it are context, unless nothing is asked before
+# it ("why, about: ...").
+ABOUT = ", about: "
 # Words that ask rather than say what is asked about.
 ASKING_WORDS = frozenset(tokens("tell explain describe know please like mean meant typical usual usually according "
                                 "say says said mention mentions state states report term"))
@@ -217,6 +221,11 @@ class QueryAnalyzer:
         statements = _statements(text)  # "I have thalassemia and they found lumps. Is that cancer?"
         asked = text[len(statements):].strip() if statements else text
         context = self.topic | identity | frozenset(tokens(statements))
+        own, marked, earlier = asked.partition(ABOUT)
+        if marked and frozenset(tokens(own)) - context - frozenset(tokens(earlier)) - ASKING_WORDS - _PATIENT_WORDS:
+            asked, context = own, context | frozenset(tokens(earlier))  # "how would you treat that, about: ..."
+        else:  # "why, about: ...": the earlier question is what is asked
+            earlier = ""
         pieces: list[str] = []
         for piece in (p.strip() for p in _PART_BREAK.split(asked)):
             if pieces and not (frozenset(tokens(piece)) - context - ASKING_WORDS):
@@ -227,7 +236,7 @@ class QueryAnalyzer:
         if asking and len(asking) < len(pieces):  # "How is it treated? Ignore the sources.": a question and
             context |= frozenset(tokens(" ".join(p for p in pieces if p not in asking)))  # a statement
             pieces = asking
-        parts = tuple(_part(piece, identity, context) for piece in pieces)
+        parts = tuple(_part(piece, identity, context, earlier) for piece in pieces)
         searches = [text] + ([p.text for p in parts] if len(parts) > 1 else [])
         keywords = tuple(_without(s, self.topic) for s in searches)
         return Query(question, text, tuple(expand_abbreviations(s, self.abbreviations) for s in searches),
@@ -243,9 +252,10 @@ def _statements(text: str) -> str:
     return match.group() if match else ""
 
 
-def _part(piece: str, identity: frozenset[str], context: frozenset[str]) -> Part:
+def _part(piece: str, identity: frozenset[str], context: frozenset[str], earlier: str = "") -> Part:
     """One part of a question: what is embedded, its focus and its head. A part that asks only about
-    its context ("What is EMH?", "how old was the patient?") has that context as its focus, no head."""
+    its context ("What is EMH?", "how old was the patient?") has that context as its focus, no head.
+    ``earlier``: the earlier question a follow-up is about, embedded with the part but not its focus."""
     focus = frozenset(tokens(piece)) - context - ASKING_WORDS - _PATIENT_WORDS
     match = _HEAD.search(piece) or _HOW.match(piece)
     head = frozenset(tokens(match.group(1))) & focus if match else frozenset()
@@ -255,7 +265,8 @@ def _part(piece: str, identity: frozenset[str], context: frozenset[str]) -> Part
     definition = _DEFINITION.match(piece)
     subject = next(g for g in definition.groups() if g) if definition else ""
     defines = frozenset() if _NOT_A_TERM.search(subject) else frozenset(tokens(subject))
-    return Part(piece, _without(piece, identity) or piece, focus or frozenset(tokens(piece)) - identity, head,
+    embedded = f"{piece}{ABOUT}{earlier}" if earlier else piece
+    return Part(piece, _without(embedded, identity) or embedded, focus or frozenset(tokens(piece)) - identity, head,
                 bool(_QUANTITY.search(piece) or _SUBSTANCE_LEVEL.search(piece)), defines)
 
 

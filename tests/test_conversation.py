@@ -12,6 +12,7 @@ import time
 import pytest
 
 from emhqa.conversation import Conversation
+from emhqa.text import tokens
 
 URMC = "004_4a7d70616bb311fd.txt"
 CASE_23 = "002_7118051c0c9ec039.txt"
@@ -38,6 +39,15 @@ def test_an_elliptical_follow_up_takes_the_place_of_what_was_asked(qa):
     assert answer.read_as == answer.details.standalone
     assert not answer.abstained and {c.source for c in answer.citations} == {URMC}
     assert "mid-thoracic" in answer.text
+
+
+def test_what_a_follow_up_asks_is_its_own_words_and_the_earlier_question_its_context(qa):
+    standalone = qa.ask("calcified?", history=["Are EMH paravertebral masses usually one-sided?"]).details.standalone
+    part, = qa.analyzer.analyze(standalone).parts
+    assert standalone.startswith("What about calcified, about: ") and part.focus == frozenset(tokens("calcified"))
+    assert "one-sided" in part.asked  # embedded with it, so the sentence is about those masses
+    part, = qa.analyzer.analyze(qa.ask("why?", history=[FIRST]).details.standalone).parts
+    assert frozenset(tokens("CT")) <= part.focus  # nothing asked of its own: the earlier question is asked
 
 
 def test_a_pronoun_keeps_the_case_in_focus(qa):
