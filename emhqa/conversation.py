@@ -111,10 +111,11 @@ class Condenser:
         return others[0] if case in self.cases and len(others) == 1 else case
 
     def _about(self, previous: str, before: str | None, target: str | None) -> str:
-        """The previous question, with the words that named its case taken out when the case changes."""
+        """The previous question, with the words that named its case (its age among them) taken out when
+        the case changes."""
         if before is None or before == target:
             return previous
-        return _drop(previous, self.analyzer.naming.get(before, frozenset()))
+        return _drop(self.analyzer.without_age(previous, before), self.analyzer.naming.get(before, frozenset()))
 
     def _content(self, text: str) -> set[str]:
         return set(tokens(text)) - self.analyzer.topic

@@ -164,15 +164,14 @@ class QueryAnalyzer:
         self.analyze = lru_cache(maxsize=4096)(self._analyze)
 
     def _identities(self, index: Index, documents: Sequence[IndexedDocument]) -> dict[str, frozenset[str]]:
-        """Case source -> the tokens of its title, publisher and presentation sections."""
-        raw: dict[str, set[str]] = {}
-        for d in documents:
-            if d.kind == "case":
-                raw[d.source] = set(tokens(f"{d.title} {d.publisher or ''}"))
+        """Case source -> the tokens of its title, publisher and presentation sections (and, in
+        ``self.patients``, the age and sex they give)."""
+        raw = {d.source: f"{d.title} {d.publisher or ''}" for d in documents if d.kind == "case"}
         for chunk in index.chunks:
             if chunk.source in raw and chunk.section.lower() in IDENTITY_SECTIONS:
-                raw[chunk.source].update(tokens(chunk.text))
-        return {source: frozenset(terms) - self.topic for source, terms in raw.items()}
+                raw[chunk.source] += f"\n{chunk.text}"
+        self.patients = {source: _patient(text) for source, text in raw.items()}
+        return {source: frozenset(tokens(text)) - self.topic for source, text in raw.items()}
 
     @staticmethod
     def _naming(identities: dict[str, frozenset[str]]) -> dict[str, frozenset[str]]:
@@ -201,14 +200,21 @@ class QueryAnalyzer:
             return best[0] if best else word
         return _WORD.sub(fix, text)
 
+    def without_age(self, text: str, source: str) -> str:
+        """``text`` without the phrases that give the age of case ``source``'s patient ("the 23-year-old")."""
+        ages = self.patients.get(source, (frozenset(), None))[0]
+        return _AGE.sub(lambda m: "" if next(g for g in m.groups() if g) in ages else m.group(), text)
+
     def document_named(self, text: str, terms: frozenset[str]) -> str | None:
-        """The one case report whose identity the question uses while referring to a patient, or the
-        one other document it names by a word of its title after "the"."""
+        """The one case report whose identity the question uses while referring to a patient of that
+        case's age and sex, or the one other document it names by a word of its title after "the"."""
         if not _PATIENT.search(text):
             named = {source for match in _NAMED.finditer(text) for source, words in self.titled.items()
                      if words & set(tokens(match.group(1)))}
             return named.pop() if len(named) == 1 else None
-        hits = {source: sum(self.rarity[t] for t in terms & naming) for source, naming in self.naming.items()}
+        ages, sex = _patient(text)
+        hits = {source: sum(self.rarity[t] for t in terms & naming) for source, naming in self.naming.items()
+                if _same_patient((ages, sex), self.patients[source])}
         best = max(hits.values(), default=0.0)
         leaders = [source for source, n in hits.items() if n == best and n > 0]
         return leaders[0] if len(leaders) == 1 else None
@@ -241,6 +247,27 @@ class QueryAnalyzer:
         keywords = tuple(_without(s, self.topic) for s in searches)
         return Query(question, text, tuple(expand_abbreviations(s, self.abbreviations) for s in searches),
                      keywords, parts, context, document)
+
+
+# A patient's age and sex as a question or a case's presentation gives them ("the 23-year-old man", "Age : 23",
+# "45F" once spelled out, "his"): "a 37-year-old woman" is not the 30-year-old man of a case report.
+_AGE = re.compile(r"\b(\d{1,3})\s*-?\s*(?:years?|yrs?)\s*-?\s*old\b|\b(\d{1,3})\s*(?:-year-old|yo|y/o)\b|"
+                  r"\bage\s*:?\s*(\d{1,3})\b", re.IGNORECASE)
+_MALE = re.compile(r"\b(?:male|man|gentleman|boy|guy|he|his|him)\b", re.IGNORECASE)
+_FEMALE = re.compile(r"\b(?:female|woman|lady|girl|she|her|hers)\b", re.IGNORECASE)
+
+
+def _patient(text: str) -> tuple[frozenset[str], str | None]:
+    """The ages and the sex (when only one is named) of the patient ``text`` speaks of."""
+    ages = frozenset(next(g for g in groups if g) for groups in _AGE.findall(text))
+    male, female = bool(_MALE.search(text)), bool(_FEMALE.search(text))
+    return ages, "male" if male and not female else "female" if female and not male else None
+
+
+def _same_patient(asked: tuple[frozenset[str], str | None], case: tuple[frozenset[str], str | None]) -> bool:
+    """Whether nothing the question says of its patient contradicts what a case says of its own."""
+    (ages, sex), (case_ages, case_sex) = asked, case
+    return not (ages and case_ages and ages.isdisjoint(case_ages)) and not (sex and case_sex and sex != case_sex)
 
 
 _STATEMENTS = re.compile(r"^(?:[^?]*?[.!])+\s+(?=[^.!?]*\?\s*$)")

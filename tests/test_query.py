@@ -25,6 +25,8 @@ def test_shorthand_and_typos_are_read_as_words(qa):
     ("What does the FAQ say about treatment?", FAQ),
     ("According to the “reference-book outline”. how does it define it?", OUTLINE),  # a follow-up's rewrite
     ("What did the MRI show?", None),  # no patient, no document named
+    ("37F w/ multiple venous thromboses and paraspinal masses - ddx?", None),  # not the 30-year-old man
+    ("I'm a 30 year old woman with beta thalassemia. Should my spine masses be treated?", None),
     ("Is EMH common in thalassemia patients?", None),  # patients in general, not one case
 ])
 def test_a_question_names_a_case_or_a_document(qa, question, document):
