@@ -226,7 +226,7 @@ class QueryAnalyzer:
         identity = terms & self.naming.get(document, self.titled.get(document, frozenset())) if document else frozenset()
         statements = _statements(text)  # "I have thalassemia and they found lumps. Is that cancer?"
         asked = text[len(statements):].strip() if statements else text
-        context = self.topic | identity | frozenset(tokens(statements))
+        context = self.topic | identity | frozenset(tokens(statements)) | _set_aside(text)
         own, marked, earlier = asked.partition(ABOUT)
         if marked and frozenset(tokens(own)) - context - frozenset(tokens(earlier)) - ASKING_WORDS - _PATIENT_WORDS:
             asked, context = own, context | frozenset(tokens(earlier))  # "how would you treat that, about: ..."
@@ -270,6 +270,17 @@ def _same_patient(asked: tuple[frozenset[str], str | None], case: tuple[frozense
     return not (ages and case_ages and ages.isdisjoint(case_ages)) and not (sex and case_sex and sex != case_sex)
 
 
+# "Apart from the liver and spleen, what ...", "Besides thalassemia, which ...": what is set aside is not asked.
+_SET_ASIDE = re.compile(r"\b(?:(?:apart|aside)\s+from|besides|other\s+than|except(?:\s+for)?|excluding|"
+                        r"in\s+addition\s+to)\s+(?P<what>[^,;?]+?)(?=\s*[,;?]|\s+(?:" + QUESTION_WORDS + r")\b|$)",
+                        re.IGNORECASE)
+
+
+def _set_aside(text: str) -> frozenset[str]:
+    """The tokens of what the question sets aside ("apart from the liver and spleen")."""
+    return frozenset(t for m in _SET_ASIDE.finditer(text) for t in tokens(m.group("what")))
+
+
 _STATEMENTS = re.compile(r"^(?:[^?]*?[.!])+\s+(?=[^.!?]*\?\s*$)")
 
 
@@ -292,7 +303,8 @@ def _part(piece: str, identity: frozenset[str], context: frozenset[str], earlier
     definition = _DEFINITION.match(piece)
     subject = next(g for g in definition.groups() if g) if definition else ""
     defines = frozenset() if _NOT_A_TERM.search(subject) else frozenset(tokens(subject))
-    embedded = f"{piece}{ABOUT}{earlier}" if earlier else piece
+    kept = _SET_ASIDE.sub(" ", piece).strip(" ,") or piece  # what is set aside is not what is asked
+    embedded = f"{kept}{ABOUT}{earlier}" if earlier else kept
     return Part(piece, _without(embedded, identity) or embedded, focus or frozenset(tokens(piece)) - identity, head,
                 bool(_QUANTITY.search(piece) or _SUBSTANCE_LEVEL.search(piece)), defines)
 

@@ -68,6 +68,12 @@ def test_a_part_that_opens_with_a_preposition_or_a_leading_phrase_still_asks(qa)
     assert len(parts) == 2 and "file" in parts[1].focus and "file" not in parts[0].focus
 
 
+def test_what_a_question_sets_aside_is_not_asked(qa):
+    part, = qa.analyzer.analyze("Apart from the liver and spleen, what abdominal or pelvic deposits can EMH form?").parts
+    assert not frozenset(tokens("liver spleen")) & part.focus and "pelvic" in " ".join(part.focus)
+    assert "liver" not in part.asked
+
+
 def test_whats_asks_for_the_same_head_as_what_is(qa):
     heads = [qa.analyzer.analyze(q).parts[0].head for q in ("What's the classic chest finding?", "What is the classic chest finding?")]
     assert heads[0] == heads[1] and heads[0]
