@@ -84,10 +84,12 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")
 _NAMED = re.compile(r"\b(?:the|this|that|your)\s+[\"\u201c\u2018']?((?:[\w-]+\s+){0,2}[\w-]+)", re.IGNORECASE)
 _SKIPPED = r"(?:is|are|was|were|does|do|did|can|could|would|should|kind|kinds|type|types|sort|of|the|a|an|its|their|\d+|two|three|main)"
 _HEAD = re.compile(r"\b(?:what|which)(?:['\u2019]s)?\s+(?:" + _SKIPPED + r"\s+)*([A-Za-z][\w-]*)", re.IGNORECASE)
-# A part that asks for a number; "how common/often" asks for a frequency, which words answer too.
+# A part that asks for a number (a dose, a count, a cost, a statistic: survival, recurrence, a median, an SUV,
+# a test's sensitivity or yield); "how common/often" asks for a frequency, which words answer too.
 _QUANTITY = re.compile(r"\b(?:how\s+(?:many|much|long|old)|(?:at\s+)?what\s+age|doses?|dosages?|dosing|incidence|"
                        r"prevalence|rates?|percent(?:age)?|counts?|values?|costs?|price|ratio|number\s+of|"
-                       r"hb|hgb|hemoglobin|haemoglobin)\b", re.IGNORECASE)
+                       r"hb|hgb|hemoglobin|haemoglobin|survival|mortality|recurrence|median|average|suv\w*|"
+                       r"sensitivity|specificity|yield|accuracy)\b", re.IGNORECASE)
 # A level is a quantity when a substance names it ("ferritin level"); "what level", "the usual level" or
 # "a spinal level" ask where.
 _SUBSTANCE_LEVEL = re.compile(r"\b(?!(?:what|which|the|that|this|a|an|one|single|each|every|another|other|"
