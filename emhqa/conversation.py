@@ -23,7 +23,7 @@ import numpy as np
 
 from .citations import location, marker
 from .index import IndexedDocument
-from .query import ABOUT, ASKING_WORDS, QUESTION_WORDS, QueryAnalyzer, drop_words
+from .query import ABOUT, ASKING_WORDS, CASE_WORDS, PATIENT_WORDS, QUESTION_WORDS, QueryAnalyzer, drop_words
 from .text import tokens
 from .types import Answer
 
@@ -81,20 +81,24 @@ class Condenser:
 
     def standalone(self, question: str, previous: str | None) -> str:
         """``question`` as a question that stands alone, given the previous turn's standalone question."""
-        if not previous or self.analyzer.analyze(question).document:
+        if not previous:
             return question
+        named = self.analyzer.analyze(question).document
+        ellipsis = _ELLIPSIS.match(question) or _FRAGMENT.match(question)
+        if named and not (ellipsis or _PRONOUN.search(question)):
+            return question  # names its own case or document and asks in full
         before = self.analyzer.analyze(previous).document
         previous = _core(previous)
-        target = self._other(before) if _OTHER.search(question) else before
-        ellipsis = _ELLIPSIS.match(question) or _FRAGMENT.match(question)
+        target = named or (self._other(before) if _OTHER.search(question) else before)
+        own = self._unnamed(question, named)  # "and in the 30-year-old with beta thalassemia?" asks nothing new
         if ellipsis:
-            rest = _OTHER.sub(" ", ellipsis.group("rest")).strip(" ,")
+            rest = self._unnamed(_OTHER.sub(" ", ellipsis.group("rest")), named).strip(" ,")
             base = self._about(previous, before, target)
             text = self._substitute(base, rest) if self._content(rest) else base
         elif _OTHER.search(question):
             text = _OTHER.sub(" ", question)
-        elif _PRONOUN.search(question) and not self._content(question) - ASKING_WORDS:  # "why?", "is that typical?"
-            text = f"{question.strip().rstrip('?')}{ABOUT}{previous}"
+        elif _PRONOUN.search(question) and not self._content(own) - ASKING_WORDS - CASE_WORDS:  # "why?", "is that typical?"
+            text = f"{own.strip().rstrip('?')}{ABOUT}{self._about(previous, before, target)}"
         elif _PATIENT.search(question) or _PRONOUN.search(question):
             text = question
         else:
@@ -116,6 +120,13 @@ class Condenser:
         if before is None or before == target:
             return previous
         return _drop(self.analyzer.without_age(previous, before), self.analyzer.naming.get(before, frozenset()))
+
+    def _unnamed(self, text: str, document: str | None) -> str:
+        """``text`` without the words that name ``document`` (its case's identity and age, patient words)."""
+        if document is None:
+            return text
+        naming = self.analyzer.naming.get(document, self.analyzer.titled.get(document, frozenset()))
+        return _drop(self.analyzer.without_age(text, document), naming | PATIENT_WORDS)
 
     def _content(self, text: str) -> set[str]:
         return set(tokens(text)) - self.analyzer.topic

@@ -54,7 +54,7 @@ ABOUT = ", about: "
 # Words that ask rather than say what is asked about.
 ASKING_WORDS = frozenset(tokens("tell explain describe know please like mean meant typical usual usually according "
                                 "say says said mention mentions state states report term"))
-_PATIENT_WORDS = frozenset(tokens(" ".join(_ONE_PATIENT) + " year old"))
+PATIENT_WORDS = frozenset(tokens(" ".join(_ONE_PATIENT) + " year old"))
 # Function words the tokenizer keeps (its stop list is short, for search): prepositions, particles,
 # determiners, pronouns, contractions and adverbs of degree or time, from scikit-learn's English stop words
 # less the content words it lists (show, found, back, side, thin, system, often, numbers ...) and those
@@ -230,7 +230,7 @@ class QueryAnalyzer:
         asked = text[len(statements):].strip() if statements else text
         context = self.topic | identity | frozenset(tokens(statements)) | _set_aside(text)
         own, marked, earlier = asked.partition(ABOUT)
-        if marked and frozenset(tokens(own)) - context - frozenset(tokens(earlier)) - ASKING_WORDS - _PATIENT_WORDS:
+        if marked and frozenset(tokens(own)) - context - frozenset(tokens(earlier)) - ASKING_WORDS - CASE_WORDS:
             asked, context = own, context | frozenset(tokens(earlier))  # "how would you treat that, about: ..."
         else:  # "why, about: ...": the earlier question is what is asked
             earlier = ""
@@ -296,7 +296,7 @@ def _part(piece: str, identity: frozenset[str], context: frozenset[str], earlier
     """One part of a question: what is embedded, its focus and its head. A part that asks only about
     its context ("What is EMH?", "how old was the patient?") has that context as its focus, no head.
     ``earlier``: the earlier question a follow-up is about, embedded with the part but not its focus."""
-    focus = frozenset(tokens(piece)) - context - ASKING_WORDS - _PATIENT_WORDS
+    focus = frozenset(tokens(piece)) - context - ASKING_WORDS - PATIENT_WORDS
     match = _HEAD.search(piece) or _HOW.match(piece)
     head = frozenset(tokens(match.group(1))) & focus if match else frozenset()
     for pattern, words in _IMPLIED:

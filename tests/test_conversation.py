@@ -62,6 +62,15 @@ def test_the_other_case_switches_the_case(qa):
     assert answer.details.case == URMC
 
 
+@pytest.mark.parametrize("follow_up", ["and in the 30-year-old with beta thalassemia?", "what about the URMC patient?",
+                                       "was that the case in the 30-year-old thalassemia patient?"])
+def test_a_follow_up_that_names_the_other_case_asks_the_same_of_it(qa, follow_up):
+    first = qa.ask("What did the chest CT show in the 23-year-old with severe anemia?")
+    answer = qa.ask(follow_up, history=[first])
+    assert answer.details.case == URMC and "CT" in answer.details.standalone
+    assert not answer.abstained and "paravertebral" in answer.text
+
+
 def test_a_fact_the_case_lacks_is_refused_in_a_conversation(qa):
     conversation = Conversation(qa)
     conversation.ask(FIRST)
