@@ -156,6 +156,9 @@ class QueryAnalyzer:
         self.topic = frozenset(tokens(" ".join(topic))) | topic
         self.naming = self._naming(self._identities(index, documents))
         chunk_df = index.document_frequency
+        self.case_terms = {d.source: frozenset().union(*(index.chunk_terms[c.id] for c in index.chunks
+                                                         if c.source == d.source)) for d in documents if d.kind == "case"}
+        self.idf = {t: math.log((len(index.chunks) + 1) / (f + 0.5)) for t, f in chunk_df.items()}
         self.titled = self._titled(documents, frozenset(chunk_df))
         self.rarity = {t: math.log((len(index.chunks) + 1) / (chunk_df[t] + 0.5))
                        for terms in self.naming.values() for t in terms}
@@ -215,17 +218,25 @@ class QueryAnalyzer:
                      if words & set(tokens(match.group(1)))}
             return named.pop() if len(named) == 1 else None
         ages, sex = _patient(text)
-        hits = {source: sum(self.rarity[t] for t in terms & naming) for source, naming in self.naming.items()
-                if _same_patient((ages, sex), self.patients[source])}
-        best = max(hits.values(), default=0.0)
-        leaders = [source for source, n in hits.items() if n == best and n > 0]
-        return leaders[0] if len(leaders) == 1 else None
+        fits = [source for source in self.naming if _same_patient((ages, sex), self.patients[source])]
+        named = _leader({source: sum(self.rarity[t] for t in terms & self.naming[source]) for source in fits})
+        described = self.described(text)
+        return named or _leader({source: sum(self.idf[t] for t in described & self.case_terms[source])
+                                 for source in fits})
+
+    def described(self, text: str) -> frozenset[str]:
+        """The words of a relative clause that describes the patient ("the patient *whose CT showed rib
+        osteolysis*", "the man who had multiple clots"): a case is named by what its report says of it."""
+        clause = frozenset(t for m in _RELATIVE.finditer(text) for t in tokens(m.group("clause")))
+        return frozenset(t for t in clause - self.topic - CASE_WORDS - PATIENT_WORDS - FUNCTION_WORDS if t in self.idf)
 
     def _analyze(self, question: str) -> Query:
         text = self.correct(expand_shorthand(question))
         terms = frozenset(tokens(text))
         document = self.document_named(text, terms)
         identity = terms & self.naming.get(document, self.titled.get(document, frozenset())) if document else frozenset()
+        if document in self.case_terms:
+            identity |= self.described(text) & self.case_terms[document]
         statements = _statements(text)  # "I have thalassemia and they found lumps. Is that cancer?"
         asked = text[len(statements):].strip() if statements else text
         context = self.topic | identity | frozenset(tokens(statements)) | _set_aside(text)
@@ -257,6 +268,18 @@ _AGE = re.compile(r"\b(\d{1,3})\s*-?\s*(?:years?|yrs?)\s*-?\s*old\b|\b(\d{1,3})\
                   r"\bage\s*:?\s*(\d{1,3})\b", re.IGNORECASE)
 _MALE = re.compile(r"\b(?:male|man|gentleman|boy|guy|he|his|him)\b", re.IGNORECASE)
 _FEMALE = re.compile(r"\b(?:female|woman|lady|girl|she|her|hers)\b", re.IGNORECASE)
+
+
+# A relative clause after a word for the patient: "the patient whose CT showed ...", "the man who had ...".
+_RELATIVE = re.compile(r"\b(?:" + "|".join(_ONE_PATIENT[:12]) + r"|person|one)\s+(?:whose|who|that)\s+"
+                       r"(?P<clause>[^,;?]+)", re.IGNORECASE)
+
+
+def _leader(scores: dict[str, float]) -> str | None:
+    """The one source with the highest positive score (None on a tie or when none scores)."""
+    best = max(scores.values(), default=0.0)
+    leaders = [source for source, n in scores.items() if n == best and n > 0]
+    return leaders[0] if len(leaders) == 1 else None
 
 
 def _patient(text: str) -> tuple[frozenset[str], str | None]:

@@ -24,6 +24,8 @@ def test_shorthand_and_typos_are_read_as_words(qa):
     ("According to the outline, what two processes lead to EMH?", OUTLINE),
     ("What does the FAQ say about treatment?", FAQ),
     ("According to the “reference-book outline”. how does it define it?", OUTLINE),  # a follow-up's rewrite
+    ("what was the sex and age of the patient whose CT showed rib osteolysis?", CASE_23),  # by what it says
+    ("what was the diagnosis of the man who had pleural effusions?", CASE_23),
     ("What did the MRI show?", None),  # no patient, no document named
     ("37F w/ multiple venous thromboses and paraspinal masses - ddx?", None),  # not the 30-year-old man
     ("I'm a 30 year old woman with beta thalassemia. Should my spine masses be treated?", None),
