@@ -47,6 +47,9 @@ _LITERATURE = frozenset(tokens("paper papers article articles reference referenc
 # question lacks).
 _NUMBER = re.compile(r"(?<![A-Za-z\d])\d+(?:[.,]\d+)?|\b(?:one(?!\s+of\b)|two|three|four|five|six|seven|eight|nine|ten|twice|half|dozen)\b",
                      re.IGNORECASE)
+# Words that say how often: they answer "how common ...?" as a number does.
+_FREQUENT = frozenset(tokens("common commonly uncommon rare rarely usual usually unusual frequent frequently often "
+                             "occasionally typical typically atypical seldom always never most majority"))
 _POINTERS = re.compile(r"\((?:figs?|figures?|tables?)\.?[^)]*\)|\[[\d,\s-]+\]", re.IGNORECASE)  # "(Fig. 1)", "[19]"
 # A sentence that defines its opening words: "Extramedullary hematopoiesis (EMH) refers to ...".
 _DEFINES = re.compile(r"^\W*(?:the\s+|an?\s+)?([\w -]{2,60}?)\s*(?:\([^)]{1,20}\)\s*)?"
@@ -313,7 +316,7 @@ class Evidence:
     def _with_number(self, part: Part, picked: list[ScoredSentence], scored: list[ScoredSentence],
                      passages: Sequence[Passage], question: str) -> list[ScoredSentence]:
         """For a part that asks for a number: the picked sentences if one states a number the question
-        does not give beside a word of the part's head ("hemoglobin" of "what was his hemoglobin level?",
+        does not give (or, asked how often, a word of frequency) beside a word of the part's head ("hemoglobin" of "what was his hemoglobin level?",
         "old" or "age" of "how old was the patient whose case ...") or, with no head, beside its most
         specific focus word, else the best such sentence within the runner-up margin, else nothing."""
         head = part.head - self.analyzer.topic - FUNCTION_WORDS
@@ -322,9 +325,10 @@ class Evidence:
                self.family(max(sorted(specific), key=lambda t: self.idf.get(t, self.unseen_idf))) if specific else None)
 
         def states(s: ScoredSentence) -> bool:
-            if not _new_numbers(s.sentence.text, question):
+            terms = self._terms_of(s, passages)
+            if not (_new_numbers(s.sentence.text, question) or part.frequency and not _FREQUENT.isdisjoint(terms)):
                 return False
-            return key is None or not key.isdisjoint(self._terms_of(s, passages))
+            return key is None or not key.isdisjoint(terms)
 
         if any(states(s) for s in picked):
             return picked

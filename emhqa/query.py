@@ -90,6 +90,9 @@ _QUANTITY = re.compile(r"\b(?:how\s+(?:many|much|long|old)|(?:at\s+)?what\s+age|
                        r"prevalence|rates?|percent(?:age)?|counts?|values?|costs?|price|ratio|number\s+of|"
                        r"hb|hgb|hemoglobin|haemoglobin|survival|mortality|recurrence|median|average|suv\w*|"
                        r"sensitivity|specificity|yield|accuracy)\b", re.IGNORECASE)
+# A part that asks how often: a number answers it, or a word of frequency ("less common", "usually", "rarely").
+_FREQUENCY = re.compile(r"\bhow\s+(?:common(?:ly)?|often|frequent(?:ly)?|rare(?:ly)?|likely)\b|\bfrequency\b",
+                        re.IGNORECASE)
 # A level is a quantity when a substance names it ("ferritin level"); "what level", "the usual level" or
 # "a spinal level" ask where.
 _SUBSTANCE_LEVEL = re.compile(r"\b(?!(?:what|which|the|that|this|a|an|one|single|each|every|another|other|"
@@ -117,8 +120,9 @@ class Part:
     asked: str
     focus: frozenset[str]
     head: frozenset[str] = frozenset()  # focus tokens that say what kind of answer is asked for
-    quantity: bool = False  # asks for a number: a dose, a level, a count, a rate, an age, a cost
+    quantity: bool = False  # asks for a number: a dose, a level, a count, a rate, an age, a cost, a frequency
     defines: frozenset[str] = frozenset()  # what a definition question asks to define ("EMH")
+    frequency: bool = False  # asks how often: a word of frequency answers too
 
 
 @dataclass(frozen=True)
@@ -331,7 +335,8 @@ def _part(piece: str, identity: frozenset[str], context: frozenset[str], earlier
     kept = _SET_ASIDE.sub(" ", piece).strip(" ,") or piece  # what is set aside is not what is asked
     embedded = f"{kept}{ABOUT}{earlier}" if earlier else kept
     return Part(piece, _without(embedded, identity) or embedded, focus or frozenset(tokens(piece)) - identity, head,
-                bool(_QUANTITY.search(piece) or _SUBSTANCE_LEVEL.search(piece)), defines)
+                bool(_QUANTITY.search(piece) or _SUBSTANCE_LEVEL.search(piece) or _FREQUENCY.search(piece)), defines,
+                bool(_FREQUENCY.search(piece)))
 
 
 def drop_words(text: str, unwanted: frozenset[str]) -> str:

@@ -98,6 +98,12 @@ def test_a_number_the_corpus_never_states_is_not_covered(qa, question):
     assert qa.ask(question).abstained
 
 
+def test_how_often_is_answered_by_a_number_or_a_word_of_frequency(qa):
+    answer = qa.ask("In the Masih Hospital case, how common are thoracic manifestations of EMH?")
+    assert not answer.abstained and "less common" in answer.text
+    assert qa.ask("How common is spinal cord compression among patients with paraspinal EMH?").abstained
+
+
 def test_a_level_that_asks_where_is_not_a_quantity(qa):
     assert qa.analyzer.analyze("ferritin level in the urmc beta thal pt?").parts[-1].quantity
     assert not qa.analyzer.analyze("Were the masses confined to a single level?").parts[-1].quantity
