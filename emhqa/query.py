@@ -218,15 +218,14 @@ class QueryAnalyzer:
         """The one case report whose identity the question uses while referring to a patient of that
         case's age and sex, or the one other document it names by a word of its title after "the"."""
         if not _PATIENT.search(text):
-            named = {source for match in _NAMED.finditer(text) for source, words in self.titled.items()
-                     if words & set(tokens(match.group(1)))}
-            return named.pop() if len(named) == 1 else None
+            titled = {source for match in _NAMED.finditer(text) for source, words in self.titled.items()
+                      if words & set(tokens(match.group(1)))}
+            return titled.pop() if len(titled) == 1 else None
         ages, sex = _patient(text)
         fits = [source for source in self.naming if _same_patient((ages, sex), self.patients[source])]
-        named = _leader({source: sum(self.rarity[t] for t in terms & self.naming[source]) for source in fits})
         described = self.described(text)
-        return named or _leader({source: sum(self.idf[t] for t in described & self.case_terms[source])
-                                 for source in fits})
+        return (_leader({source: sum(self.rarity[t] for t in terms & self.naming[source]) for source in fits})
+                or _leader({source: sum(self.idf[t] for t in described & self.case_terms[source]) for source in fits}))
 
     def described(self, text: str) -> frozenset[str]:
         """The words of a relative clause that describes the patient ("the patient *whose CT showed rib
