@@ -198,6 +198,7 @@ class Selection:
     head_weight: float = 2.0  # extra weight of a part's head word ("what *symptoms*")
     related_weight: float = 0.5  # share of a focus word's weight a related word carries (synonyms.py)
     echo_novelty: float = 0.55  # a best sentence with less new word weight than this brings the next one
+    short_words: int = 10  # so does a best sentence of fewer words ("The bones may provide a hint ...")
 
 
 @dataclass(frozen=True)

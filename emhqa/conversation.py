@@ -23,7 +23,7 @@ import numpy as np
 
 from .citations import location, marker
 from .index import IndexedDocument
-from .query import ABOUT, ASKING_WORDS, CASE_WORDS, PATIENT_WORDS, QUESTION_WORDS, QueryAnalyzer, drop_words
+from .query import ABOUT, ASKING_WORDS, CASE_WORDS, DOCUMENT_REFERENCE, PATIENT_WORDS, QUESTION_WORDS, QueryAnalyzer, drop_words
 from .text import tokens
 from .types import Answer
 
@@ -41,7 +41,6 @@ _DETERMINER = re.compile(r"^(?:the|a|an|his|her|its|their)\s+", re.IGNORECASE)
 _WORDS = re.compile(r"[\w][\w'-]*")
 # What ``standalone`` adds to a question, taken off again before the next turn builds on it.
 _ADDED = re.compile(r",\s+about:\s.*$")
-_CONTEXT = re.compile(r"^(?:In the case report|According to the) “[^”]*”\.\s+")
 # Function words left at the end of a clause once the words after them are dropped ("with [severe anemia]?").
 _TRAILING = re.compile(r"\s+(?:with|of|in|for|from|the|a|an|and)(?=\s*(?:[,?.!]|$))", re.IGNORECASE)
 
@@ -56,7 +55,7 @@ def _drop(text: str, unwanted: frozenset[str]) -> str:
 
 def _core(question: str) -> str:
     """A standalone question without what ``standalone`` added to it (case reference, "about: ...")."""
-    question = _CONTEXT.sub("", question)
+    question = DOCUMENT_REFERENCE.sub("", question)
     while _ADDED.search(question):
         question = _ADDED.sub("", question)
     return question.strip()

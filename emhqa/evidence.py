@@ -364,11 +364,14 @@ class Evidence:
         return frozenset().union(*(self.family(t) for t in tokens(question)))
 
     def _sequel(self, sentence: ScoredSentence, passages: Sequence[Passage], question: str) -> list[ScoredSentence]:
-        """The sentence after an echo of the question ("The bones may provide a hint to the diagnosis."),
-        which says what the echo announces."""
+        """The sentence after an echo of the question, or after a short sentence ("The bones may provide
+        a hint to the diagnosis."): it says what the first announces."""
         chunk = passages[sentence.passage].chunk
         position = chunk.sentences.index(sentence.sentence)
-        if position + 1 >= len(chunk.sentences) or self.novelty(sentence.sentence, question) >= self.selection.echo_novelty:
+        if position + 1 >= len(chunk.sentences):
+            return []
+        short = len(sentence.sentence.text.split()) < self.selection.short_words
+        if not short and self.novelty(sentence.sentence, question) >= self.selection.echo_novelty:
             return []
         return [ScoredSentence(sentence.passage, chunk.sentences[position + 1], sentence.similarity,
                                sentence.overlap, sentence.score)]

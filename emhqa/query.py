@@ -22,7 +22,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from rapidfuzz import fuzz, process
@@ -51,6 +51,8 @@ _ASKS = re.compile(r"\?\s*$|^(?:[^,?]*,)?\W*" + _LEADING_PREPOSITION + "?"
 # before it ask ("how would you treat that"), the words after it are context, unless nothing is asked before
 # it ("why, about: ...").
 ABOUT = ", about: "
+# How it names the case or document a follow-up is about: "In the case report “IS Case 4”. what were his symptoms?"
+DOCUMENT_REFERENCE = re.compile(r"^(?:In the case report|According to the) “[^”]*”\.\s+")
 # Words that ask rather than say what is asked about.
 ASKING_WORDS = frozenset(tokens("tell explain describe know please like mean meant typical usual usually according "
                                 "say says said mention mentions state states report term"))
@@ -242,7 +244,8 @@ class QueryAnalyzer:
             identity |= self.described(text) & self.case_terms[document]
         statements = _statements(text)  # "I have thalassemia and they found lumps. Is that cancer?"
         asked = text[len(statements):].strip() if statements else text
-        context = self.topic | identity | frozenset(tokens(statements)) | _set_aside(text)
+        quotes = " ".join(m.group(1) for m in _QUOTED.finditer(DOCUMENT_REFERENCE.sub("", statements)))
+        context = self.topic | identity | frozenset(tokens(statements)) - frozenset(tokens(quotes)) | _set_aside(text)
         own, marked, earlier = asked.partition(ABOUT)
         if marked and frozenset(tokens(own)) - context - frozenset(tokens(earlier)) - ASKING_WORDS - CASE_WORDS:
             asked, context = own, context | frozenset(tokens(earlier))  # "how would you treat that, about: ..."
@@ -259,6 +262,9 @@ class QueryAnalyzer:
             context |= frozenset(tokens(" ".join(p for p in pieces if p not in asking)))  # a statement
             pieces = asking
         parts = tuple(_part(piece, identity, context, earlier) for piece in pieces)
+        if quotes:  # asked of what the statement quotes
+            parts = tuple(replace(p, asked=f"{p.asked} ({quotes})", focus=p.focus | frozenset(tokens(quotes)))
+                          for p in parts)
         searches = [text] + ([p.text for p in parts] if len(parts) > 1 else [])
         keywords = tuple(_without(s, self.topic) for s in searches)
         return Query(question, text, tuple(expand_abbreviations(s, self.abbreviations) for s in searches),
@@ -310,6 +316,11 @@ def _set_aside(text: str) -> frozenset[str]:
 
 
 _STATEMENTS = re.compile(r"^(?:[^?]*?[.!])+\s+(?=[^.!?]*\?\s*$)")
+
+
+# What a statement quotes is what the question is about: "My report mentions a 'posterior mediastinal mass'. Is
+# that the usual place for it?"
+_QUOTED = re.compile(r"['\"\u2018\u201c]([^'\"\u2019\u201d]{3,60})['\"\u2019\u201d]")
 
 
 def _statements(text: str) -> str:

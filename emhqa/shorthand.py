@@ -18,6 +18,7 @@ SHORTHAND: dict[str, str] = {
     "aka": "also known as", "thal": "thalassemia", "fna": "fine-needle aspiration",
     "yo": "year-old", "y/o": "year-old", "yr": "year", "yrs": "years",
     "abd": "abdominal", "paraspinous": "paraspinal", "ca": "cancer", "hbss": "sickle cell disease",
+    "ref": "reference", "refs": "references",
 }
 _WORD = re.compile(r"(?<![\w/])(" + "|".join(re.escape(k) for k in sorted(SHORTHAND, key=len, reverse=True))
                    + r")(?![\w/])", re.IGNORECASE)

@@ -14,6 +14,7 @@ FAQ = "001_717d4dda9e782864.txt"
 def test_shorthand_and_typos_are_read_as_words(qa):
     read = qa.analyzer.analyze("ddx paravertebral mass in 45F w/ hx of thalasemia?").text
     assert "differential diagnosis" in read and "45-year-old female" in read and "history" in read
+    assert "references" in qa.analyzer.analyze("any refs on intracranial EMH?").text
     assert "thalassemia" in read.lower()
 
 
@@ -74,6 +75,18 @@ def test_what_a_question_sets_aside_is_not_asked(qa):
     part, = qa.analyzer.analyze("Apart from the liver and spleen, what abdominal or pelvic deposits can EMH form?").parts
     assert not frozenset(tokens("liver spleen")) & part.focus and "pelvic" in " ".join(part.focus)
     assert "liver" not in part.asked
+
+
+def test_what_a_statement_quotes_is_what_is_asked(qa):
+    question = ("My scan report mentions a 'posterior mediastinal mass' from this blood-making problem. "
+                "Is that the usual place for it in the chest?")
+    answer = qa.ask(question)
+    assert not answer.abstained and "most common intrathoracic finding is a posterior mediastinal mass" in answer.text
+
+
+def test_a_short_best_sentence_brings_the_one_after_it(qa):
+    answer = qa.ask("In the case of the 30-year-old beta thalassemia patient, how can the bones give away the diagnosis?")
+    assert "The bones may provide a hint" in answer.text and "resorption of trabeculae" in answer.text
 
 
 def test_whats_asks_for_the_same_head_as_what_is(qa):
