@@ -87,11 +87,13 @@ _NAMED = re.compile(r"\b(?:the|this|that|your)\s+[\"\u201c\u2018']?((?:[\w-]+\s+
 _SKIPPED = r"(?:is|are|was|were|does|do|did|can|could|would|should|kind|kinds|type|types|sort|of|the|a|an|its|their|\d+|two|three|main)"
 _HEAD = re.compile(r"\b(?:what|which)(?:['\u2019]s)?\s+(?:" + _SKIPPED + r"\s+)*([A-Za-z][\w-]*)", re.IGNORECASE)
 # A part that asks for a number (a dose, a count, a cost, a statistic: survival, recurrence, a median, an SUV,
-# a test's sensitivity or yield); "how common/often" asks for a frequency, which words answer too.
+# a test's sensitivity or yield; a measure in units: "how big in cm"); "how common/often" asks for a
+# frequency, which words answer too.
 _QUANTITY = re.compile(r"\b(?:how\s+(?:many|much|long|old)|(?:at\s+)?what\s+age|doses?|dosages?|dosing|incidence|"
                        r"prevalence|rates?|percent(?:age)?|counts?|values?|costs?|price|ratio|number\s+of|"
                        r"hb|hgb|hemoglobin|haemoglobin|survival|mortality|recurrence|median|average|suv\w*|"
-                       r"sensitivity|specificity|yield|accuracy)\b", re.IGNORECASE)
+                       r"sensitivity|specificity|yield|accuracy|cm|mm|mg|ml|kg|grams?|centimet\w*|millimet\w*|"
+                       r"hounsfield|hu)\b", re.IGNORECASE)
 # A part that asks how often: a number answers it, or a word of frequency ("less common", "usually", "rarely").
 _FREQUENCY = re.compile(r"\bhow\s+(?:common(?:ly)?|often|frequent(?:ly)?|rare(?:ly)?|likely)\b|\bfrequency\b",
                         re.IGNORECASE)

@@ -104,6 +104,7 @@ def test_a_statement_before_the_question_is_context_not_focus(qa):
     "How many Gray of radiotherapy are given for spinal EMH?",
     "What dose of hydroxyurea is used for EMH?",
     "What SUVmax do EMH lesions typically have on FDG PET?",  # a statistic the corpus never gives
+    "How big in cm were the paraspinal masses in IS Case 4?",  # a measure in units ("large" does not say)
     "What is the five-year survival of patients with spinal cord compression from EMH?",
 ])
 def test_a_number_the_corpus_never_states_is_not_covered(qa, question):
