@@ -165,10 +165,16 @@ def test_a_word_is_unseen_only_when_no_related_word_is_in_the_corpus(qa):
 
 
 def test_a_related_word_counts_less_than_the_asked_word(qa):
-    # "irradiation" is related to "treat" (a treatment) but here it is a cause of EMH
-    answer = qa.ask("How is EMH treated?")
-    assert not answer.abstained and "transfusion" in answer.text.lower()
-    assert "cause of pathologic" not in answer.text
+    # "irradiation" is related to "treat" (a treatment) but here it is a cause of EMH: it ranks below the
+    # sentences that say "treatment" (since session 12's refit it is still quoted third, within the
+    # runner-up margin: EVALUATION.md, session 12)
+    question = "How is EMH treated?"
+    answer = qa.ask(question)
+    assert not answer.abstained and answer.text.lower().startswith("transfusion therapy")
+    chosen = qa.evidence.assess(question, tuple(answer.passages)).answer
+    cause = [s.score for s in chosen if "cause of pathologic" in s.sentence.text]
+    treatment = [s.score for s in chosen if "treatment" in s.sentence.text.lower()]
+    assert treatment and all(c < min(treatment) for c in cause)
 
 
 def test_why_asks_for_a_cause(qa):
