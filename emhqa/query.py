@@ -34,7 +34,8 @@ from .text import expand_abbreviations, find_abbreviations, tokens
 IDENTITY_SECTIONS = frozenset({"history", "clinical summary", "patient's information", "patient information",
                                "presentation", "case section"})
 # Words that refer to one patient (not "patients": "thalassemia patients" are patients in general).
-_ONE_PATIENT = "patient case man male guy gentleman boy woman female lady girl he his him she her".split()
+_PATIENT_NOUNS = "patient case man male guy gentleman boy woman female lady girl".split()
+_ONE_PATIENT = _PATIENT_NOUNS + "he his him she her".split()
 _PATIENT = re.compile(r"\b(" + "|".join(_ONE_PATIENT) + r"|year-old|years? old)\b", re.IGNORECASE)
 # Where one question asks two things: "What causes it, and how is it treated?", "... ? And ...".
 QUESTION_WORDS = "what|how|why|when|where|which|who|whose|is|are|was|were|does|do|did|can|could|should|will|has|have"
@@ -164,12 +165,13 @@ class QueryAnalyzer:
         self.topic = frozenset(tokens(" ".join(topic))) | topic
         self.naming = self._naming(self._identities(index, documents))
         chunk_df = index.document_frequency
-        self.case_terms = {d.source: frozenset().union(*(index.chunk_terms[c.id] for c in index.chunks
-                                                         if c.source == d.source)) for d in documents if d.kind == "case"}
-        self.idf = {t: math.log((len(index.chunks) + 1) / (f + 0.5)) for t, f in chunk_df.items()}
+        case_terms: dict[str, set[str]] = {d.source: set() for d in documents if d.kind == "case"}
+        for chunk in index.chunks:  # one pass: every word of each case report
+            if chunk.source in case_terms:
+                case_terms[chunk.source].update(index.chunk_terms[chunk.id])
+        self.case_terms = {source: frozenset(terms) for source, terms in case_terms.items()}
+        self._chunks, self._df = len(index.chunks), chunk_df
         self.titled = self._titled(documents, frozenset(chunk_df))
-        self.rarity = {t: math.log((len(index.chunks) + 1) / (chunk_df[t] + 0.5))
-                       for terms in self.naming.values() for t in terms}
         text = "\n".join([*(f"{c.section} {c.text}" for c in index.chunks),
                           *(f"{d.title} {d.publisher or ''}" for d in documents)])
         self.words = sorted(set(_WORD.findall(text.lower())))  # one pass: a 5 MB document took a second word by word
@@ -228,14 +230,18 @@ class QueryAnalyzer:
         ages, sex = _patient(text)
         fits = [source for source in self.naming if _same_patient((ages, sex), self.patients[source])]
         described = self.described(text)
-        return (_leader({source: sum(self.rarity[t] for t in terms & self.naming[source]) for source in fits})
-                or _leader({source: sum(self.idf[t] for t in described & self.case_terms[source]) for source in fits}))
+        return (_leader({source: sum(map(self.rarity, terms & self.naming[source])) for source in fits})
+                or _leader({source: sum(map(self.rarity, described & self.case_terms[source])) for source in fits}))
+
+    def rarity(self, term: str) -> float:
+        """How rare ``term`` is among the indexed chunks (an inverse document frequency)."""
+        return math.log((self._chunks + 1) / (self._df.get(term, 0) + 0.5))
 
     def described(self, text: str) -> frozenset[str]:
         """The words of a relative clause that describes the patient ("the patient *whose CT showed rib
         osteolysis*", "the man who had multiple clots"): a case is named by what its report says of it."""
         clause = frozenset(t for m in _RELATIVE.finditer(text) for t in tokens(m.group("clause")))
-        return frozenset(t for t in clause - self.topic - CASE_WORDS - PATIENT_WORDS - FUNCTION_WORDS if t in self.idf)
+        return frozenset(t for t in clause - self.topic - CASE_WORDS - PATIENT_WORDS - FUNCTION_WORDS if t in self._df)
 
     def _analyze(self, question: str) -> Query:
         text = self.correct(expand_shorthand(question))
@@ -282,7 +288,7 @@ _FEMALE = re.compile(r"\b(?:female|woman|lady|girl|she|her|hers)\b", re.IGNORECA
 
 
 # A relative clause after a word for the patient: "the patient whose CT showed ...", "the man who had ...".
-_RELATIVE = re.compile(r"\b(?:" + "|".join(_ONE_PATIENT[:12]) + r"|person|one)\s+(?:whose|who|that)\s+"
+_RELATIVE = re.compile(r"\b(?:" + "|".join(_PATIENT_NOUNS) + r"|person|one)\s+(?:whose|who|that)\s+"
                        r"(?P<clause>[^,;?]+)", re.IGNORECASE)
 
 
