@@ -23,7 +23,8 @@ import numpy as np
 
 from .citations import location, marker
 from .index import IndexedDocument
-from .query import ABOUT, ASKING_WORDS, CASE_WORDS, DOCUMENT_REFERENCE, PATIENT_WORDS, QUESTION_WORDS, QueryAnalyzer, drop_words
+from .query import (ABOUT, ASKING_WORDS, CASE_WORDS, DOCUMENT_REFERENCE, PATIENT_WORDS, QUESTION_WORDS, QueryAnalyzer,
+                    drop_words)
 from .text import tokens
 from .types import Answer
 
@@ -96,7 +97,8 @@ class Condenser:
             text = self._substitute(base, rest) if self._content(rest) else base
         elif _OTHER.search(question):
             text = _OTHER.sub(" ", question)
-        elif _PRONOUN.search(question) and not self._content(own) - ASKING_WORDS - CASE_WORDS:  # "why?", "is that typical?"
+        elif _PRONOUN.search(question) and not self._content(own) - ASKING_WORDS - CASE_WORDS:  # "why?", "is that
+            # typical?": asked together with the previous question
             text = f"{own.strip().rstrip('?')}{ABOUT}{self._about(previous, before, target)}"
         elif _PATIENT.search(question) or _PRONOUN.search(question):
             text = question

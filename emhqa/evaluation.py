@@ -521,8 +521,9 @@ def tune_abstention(qa, save_to: Path | None = None, held_out: dict[str, "Senten
     """Fit the abstention model on the tuning halves of the dev questions and the conversations'
     follow-ups only (answerable or not), then pick the threshold that answers the most answerable
     questions correctly among those that refuse every off-topic question and ``NEAR_REFUSAL_TARGET`` of
-    the near-topic ones (the most near-topic refusals if none reaches it); optionally save it. ``held_out``: the sentence model to answer each question
-    with (``tune_sentences``'s cross-fitted ones; the installed one for the others)."""
+    the near-topic ones (the most near-topic refusals if none reaches it); optionally save it.
+    ``held_out``: the sentence model to answer each question with (``tune_sentences``'s cross-fitted ones;
+    the installed one for the others)."""
     from .abstention import AbstentionModel, fit
 
     items = load_gold(qa, ("dev", "follow-up", *UNANSWERABLE), split="tune").items

@@ -316,17 +316,25 @@ class Evidence:
     def _with_number(self, part: Part, picked: list[ScoredSentence], scored: list[ScoredSentence],
                      passages: Sequence[Passage], question: str) -> list[ScoredSentence]:
         """For a part that asks for a number: the picked sentences if one states a number the question
-        does not give (or, asked how often, a word of frequency) beside a word of the part's head ("hemoglobin" of "what was his hemoglobin level?",
-        "old" or "age" of "how old was the patient whose case ...") or, with no head, beside its most
-        specific focus word, else the best such sentence within the runner-up margin, else nothing."""
+        does not give (or, asked how often, a word of frequency) beside a word of the part's head
+        ("hemoglobin" of "what was his hemoglobin level?", "old" or "age" of "how old was the patient whose
+        case ...") or, with no head, beside its most specific focus word, else the best such sentence within
+        the runner-up margin, else nothing."""
         head = part.head - self.analyzer.topic - FUNCTION_WORDS
-        specific = part.focus - CASE_WORDS - self.analyzer.topic - FUNCTION_WORDS  # "how old was he in case 4?"
-        key = (frozenset().union(*map(self.family, head)) if head else  # names no word
-               self.family(max(sorted(specific), key=lambda t: self.idf.get(t, self.unseen_idf))) if specific else None)
+        specific = part.focus - CASE_WORDS - self.analyzer.topic - FUNCTION_WORDS
+        if head:
+            key: frozenset[str] | None = frozenset().union(*map(self.family, head))
+        elif specific:
+            key = self.family(max(sorted(specific), key=lambda t: self.idf.get(t, self.unseen_idf)))
+        else:
+            key = None  # "how old was he in case 4?" names no word
 
         def states(s: ScoredSentence) -> bool:
+            number = bool(_new_numbers(s.sentence.text, question))
+            if not number and not part.frequency:
+                return False
             terms = self._terms_of(s, passages)
-            if not (_new_numbers(s.sentence.text, question) or part.frequency and not _FREQUENT.isdisjoint(terms)):
+            if not number and _FREQUENT.isdisjoint(terms):  # asked how often, and no word of frequency
                 return False
             return key is None or not key.isdisjoint(terms)
 

@@ -229,9 +229,11 @@ class QueryAnalyzer:
             return titled.pop() if len(titled) == 1 else None
         ages, sex = _patient(text)
         fits = [source for source in self.naming if _same_patient((ages, sex), self.patients[source])]
+        named = _leader({source: sum(map(self.rarity, terms & self.naming[source])) for source in fits})
+        if named:
+            return named
         described = self.described(text)
-        return (_leader({source: sum(map(self.rarity, terms & self.naming[source])) for source in fits})
-                or _leader({source: sum(map(self.rarity, described & self.case_terms[source])) for source in fits}))
+        return _leader({source: sum(map(self.rarity, described & self.case_terms[source])) for source in fits})
 
     def rarity(self, term: str) -> float:
         """How rare ``term`` is among the indexed chunks (an inverse document frequency)."""
