@@ -40,15 +40,20 @@ _PATIENT = re.compile(r"\b(?:he|him|his|she|her|hers|the\s+patient|this\s+patien
 _PRONOUN = re.compile(r"\b(?:it|its|this|that|these|those|they|them|their|there|why)\b", re.IGNORECASE)
 _DETERMINER = re.compile(r"^(?:the|a|an|his|her|its|their)\s+", re.IGNORECASE)
 _WORDS = re.compile(r"[\w][\w'-]*")
+# A word that can stand between a determiner and its noun ("his *chest* x-ray"), not a preposition or verb.
+_MODIFIER = re.compile(r"^(?!(?:of|in|on|at|to|for|with|by|from|and|or|did|does|do|was|were|is|are|show|shows)$)"
+                       r"[\w'-]+$", re.IGNORECASE)
 # What ``standalone`` adds to a question, taken off again before the next turn builds on it.
 _ADDED = re.compile(r",\s+about:\s.*$")
+# The "'s" left when the words before it were dropped ("the [23 year old]'s ribs").
+_ORPHAN_POSSESSIVE = re.compile(r"(?<!\S)['\u2019]s\b\s*")
 # Function words left at the end of a clause once the words after them are dropped ("with [severe anemia]?").
 _TRAILING = re.compile(r"\s+(?:with|of|in|for|from|the|a|an|and)(?=\s*(?:[,?.!]|$))", re.IGNORECASE)
 
 
 def _drop(text: str, unwanted: frozenset[str]) -> str:
     """``text`` without the words whose tokens are all unwanted, and the function words left trailing."""
-    kept = drop_words(text, unwanted)
+    kept = _ORPHAN_POSSESSIVE.sub("", drop_words(text, unwanted))
     while _TRAILING.search(kept):
         kept = _TRAILING.sub("", kept)
     return kept
@@ -149,8 +154,23 @@ class Condenser:
             start, end = spans[best].start(), spans[best].end()
         else:
             return f"What about {rest}{ABOUT}{base}"
-        preceded = base[:start].split()[-1:] and _DETERMINER.match(base[:start].split()[-1] + " ")
-        return f"{base[:start]}{_DETERMINER.sub('', rest) if preceded else rest}{base[end:]}"
+        start, determiner = self._phrase_start(base, start)
+        if determiner and not _DETERMINER.match(rest):
+            rest = f"{determiner} {rest}"
+        return f"{base[:start]}{rest}{base[end:]}"
+
+    @staticmethod
+    def _phrase_start(base: str, start: int) -> tuple[int, str]:
+        """Where the noun phrase of the word at ``start`` begins, and its determiner: "his chest x-ray"
+        gives way to "the CT" as a whole, not as "his chest the CT" ("": no determiner before it or one
+        modifier before it)."""
+        words = list(re.finditer(r"\S+", base[:start]))[-2:]
+        for n in range(len(words) - 1, -1, -1):
+            if _DETERMINER.match(words[n].group() + " "):
+                if all(_MODIFIER.match(w.group()) for w in words[n + 1:]):
+                    return words[n].start(), words[n].group()
+                break
+        return start, ""
 
     def _in_case(self, text: str, document: str | None) -> str:
         """``text`` naming ``document`` when it does not already (by its title without the topic)."""

@@ -41,6 +41,14 @@ def test_an_elliptical_follow_up_takes_the_place_of_what_was_asked(qa):
     assert "mid-thoracic" in answer.text
 
 
+@pytest.mark.parametrize(("previous", "follow_up", "standalone"), [
+    ("what did his chest x-ray show?", "and the CT?", "what did the CT show?"),  # the whole noun phrase
+    ("in IS case 4 did the masses erode bone?", "what about the 23 year old's ribs?", "did the masses erode the ribs?"),
+])
+def test_an_elliptical_follow_up_reads_as_a_question(qa, previous, follow_up, standalone):
+    assert qa.condenser.standalone(follow_up, previous).endswith(standalone)
+
+
 def test_what_a_follow_up_asks_is_its_own_words_and_the_earlier_question_its_context(qa):
     standalone = qa.ask("calcified?", history=["Are EMH paravertebral masses usually one-sided?"]).details.standalone
     part, = qa.analyzer.analyze(standalone).parts
