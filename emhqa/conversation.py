@@ -121,11 +121,13 @@ class Condenser:
         return others[0] if case in self.cases and len(others) == 1 else case
 
     def _about(self, previous: str, before: str | None, target: str | None) -> str:
-        """The previous question, with the words that named its case (its age among them) taken out when
-        the case changes."""
+        """The previous question, with the words that named its case (its title and age among them) taken
+        out when the case changes."""
         if before is None or before == target:
             return previous
-        return _drop(self.analyzer.without_age(previous, before), self.analyzer.naming.get(before, frozenset()))
+        untitled = re.sub(rf"\b(?:the\s+)?{re.escape(self.names[before])}\b", "the case", previous,
+                          flags=re.IGNORECASE)  # "in IS case 4 did ...": its title too
+        return _drop(self.analyzer.without_age(untitled, before), self.analyzer.naming.get(before, frozenset()))
 
     def _unnamed(self, text: str, document: str | None) -> str:
         """``text`` without the words that name ``document`` (its case's identity and age, patient words)."""

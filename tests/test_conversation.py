@@ -43,7 +43,7 @@ def test_an_elliptical_follow_up_takes_the_place_of_what_was_asked(qa):
 
 @pytest.mark.parametrize(("previous", "follow_up", "standalone"), [
     ("what did his chest x-ray show?", "and the CT?", "what did the CT show?"),  # the whole noun phrase
-    ("in IS case 4 did the masses erode bone?", "what about the 23 year old's ribs?", "did the masses erode the ribs?"),
+    ("in IS case 4 did the masses erode bone?", "what about the 23 year old's ribs?", "in the case did the masses erode the ribs?"),
 ])
 def test_an_elliptical_follow_up_reads_as_a_question(qa, previous, follow_up, standalone):
     assert qa.condenser.standalone(follow_up, previous).endswith(standalone)
