@@ -15,7 +15,7 @@ _GROUPS = (
     "cause causes caused responsible due result results because secondary leads etiology reason",
     "mechanism pathophysiology pathogenesis",
     "symptoms symptom signs sign complaints presents presentation",
-    "treat treated treatment therapy radiotherapy irradiation transfusion transfusions management managed surgery",
+    "treat treated treatment therapy radiotherapy transfusion transfusions management managed surgery",
     "diagnose diagnosed diagnosis confirm confirmed biopsy",
     "appearance appear appears look looks seen shows showed demonstrated signal",
     "grow grows growth enlarge enlarged enlargement size",
