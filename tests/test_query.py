@@ -173,6 +173,17 @@ def test_a_cause_of_emh_is_not_quoted_as_its_treatment(qa):
     assert "irradiation" not in answer.text and "radiosensitive" in answer.text
 
 
+@pytest.mark.parametrize("question, quoted", [
+    ("Did the thalassemia patient have blood clots?", "multiple venous thromboses"),
+    ("Any rare lung changes from EMH in the chest?", "rarely pulmonary infiltrates"),
+])
+def test_lay_anatomy_words_find_the_medical_ones(qa, question, quoted):
+    # "clots" is related to "thromboses", "lung" to "pulmonary" (synonyms.py; EVALUATION.md, session 15):
+    # without them both questions were refused
+    answer = qa.ask(question)
+    assert not answer.abstained and quoted in answer.text
+
+
 def test_why_asks_for_a_cause(qa):
     part = qa.analyzer.analyze("Why does radiotherapy work for EMH?").parts[0]
     assert frozenset(tokens("cause")) <= part.focus and frozenset(tokens("cause")) <= part.head
