@@ -8,9 +8,11 @@ into a question that stands alone, from the previous turn's standalone question 
 - **ellipsis**: "and X?" / "what about X?" is the previous question with X in place of its words most like X
   (by the embedding model: "CT" gives way to "chest x-ray"); when nothing there is like X, "What about X?";
 - **a pronoun and little else** ("why?", "is that typical?", "how is it treated?") is asked together with
-  the previous question.
+  the previous question, and so is any follow-up the corpus cannot answer as it stands
+  (``in_context``: "why is it bright on T1?" after "What does EMH look like on MRI?").
 A question that stands alone (names its own case or document, or has no pronoun and no leading "and" or
-"what about") is left as it is, so the history never changes what a standalone question retrieves.
+"what about") is left as it is, so the history never changes what a standalone question that the corpus
+answers retrieves.
 """
 from __future__ import annotations
 
@@ -23,8 +25,8 @@ import numpy as np
 
 from .citations import location, marker
 from .index import IndexedDocument
-from .query import (ABOUT, ASKING_WORDS, CASE_WORDS, DOCUMENT_REFERENCE, PATIENT_WORDS, QUESTION_WORDS, QueryAnalyzer,
-                    drop_words)
+from .query import (ABOUT, ASKING_WORDS, CASE_WORDS, DOCUMENT_REFERENCE, LEADING_PREPOSITION, PATIENT_WORDS,
+                    QUESTION_WORDS, QueryAnalyzer, drop_words)
 from .text import tokens
 from .types import Answer
 
@@ -39,6 +41,8 @@ _PATIENT = re.compile(r"\b(?:he|him|his|she|her|hers|the\s+patient|this\s+patien
                       re.IGNORECASE)
 _PRONOUN = re.compile(r"\b(?:it|its|this|that|these|those|they|them|their|there|why)\b", re.IGNORECASE)
 _DETERMINER = re.compile(r"^(?:the|a|an|his|her|its|their)\s+", re.IGNORECASE)
+_OPENING_PREPOSITION = re.compile("^" + LEADING_PREPOSITION, re.IGNORECASE)
+_CLOSING_PREPOSITION = re.compile(r"(?<!\S)" + LEADING_PREPOSITION + "$", re.IGNORECASE)
 _WORDS = re.compile(r"[\w][\w'-]*")
 # A word that can stand between a determiner and its noun ("his *chest* x-ray"), not a preposition or verb.
 _MODIFIER = re.compile(r"^(?!(?:of|in|on|at|to|for|with|by|from|and|or|did|does|do|was|were|is|are|show|shows)$)"
@@ -111,6 +115,16 @@ class Condenser:
             return question  # stands alone
         return self._in_case(" ".join(text.split()), target)
 
+    def in_context(self, standalone: str, previous: str | None) -> str | None:
+        """``standalone`` asked as a follow-up of ``previous``: its own words what is asked, the previous
+        question (and its case) the context. None when there is no previous turn or it already is one."""
+        if not previous or ABOUT in standalone:
+            return None
+        before = self.analyzer.analyze(previous).document
+        target = self.analyzer.analyze(standalone).document or before
+        text = f"{_core(standalone).rstrip(' ?.')}{ABOUT}{self._about(_core(previous), before, target)}"
+        return self._in_case(text, target)
+
     def _name(self, title: str) -> str:
         """A document's title without the corpus topic ("IS Case 4", "Case report: a 23-year-old")."""
         return _drop(title, self.analyzer.topic).strip(" :,()") or title
@@ -157,7 +171,12 @@ class Condenser:
         else:
             return f"What about {rest}{ABOUT}{base}"
         start, determiner = self._phrase_start(base, start)
-        if determiner and not _DETERMINER.match(rest):
+        before = _CLOSING_PREPOSITION.search(base[:start])
+        if _OPENING_PREPOSITION.match(rest) and before:  # "and in the chest?" for "in the body", not for "body"
+            start = before.start()
+        else:
+            rest = _OPENING_PREPOSITION.sub("", rest)  # "and on MRI?": "what did MRI show", not "did on MRI"
+        if determiner and not _DETERMINER.match(rest) and not _OPENING_PREPOSITION.match(rest):
             rest = f"{determiner} {rest}"
         return f"{base[:start]}{rest}{base[end:]}"
 

@@ -82,7 +82,18 @@ class QA:
         if not 1 <= k <= MAX_K:
             raise QuestionError(f"k must be between 1 and {MAX_K}")
         name = generator or self.default_generator
-        standalone = self._standalone(question, self._previous(history), name)
+        previous = self._previous(history)
+        answer = self._answer(question, self._standalone(question, previous, name), k, name, exclude, mode,
+                              on_token, started)
+        in_context = self.condenser.in_context(answer.answered_as, previous) if answer.abstained else None
+        if in_context:  # refused as it stands: asked once more as a follow-up of the previous question
+            again = self._answer(question, in_context, k, name, exclude, mode, on_token, started)
+            answer = answer if again.abstained else again
+        return answer
+
+    def _answer(self, question: str, standalone: str, k: int, name: str, exclude: Exclude | None, mode: Mode,
+                on_token: Callable[[str], None] | None, started: float) -> Answer:
+        """``question`` answered as ``standalone``: retrieve, decide to answer, generate, cite."""
         retriever = self.retriever if mode == "hybrid" else self.retriever.with_mode(mode)
         passages = retriever.retrieve(standalone, k, exclude)
         assessment = self.evidence.assess(standalone, tuple(passages))

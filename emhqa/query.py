@@ -40,13 +40,13 @@ _PATIENT = re.compile(r"\b(" + "|".join(_ONE_PATIENT) + r"|year-old|years? old)\
 # Where one question asks two things: "What causes it, and how is it treated?", "... ? And ...".
 QUESTION_WORDS = "what|how|why|when|where|which|who|whose|is|are|was|were|does|do|did|can|could|should|will|has|have"
 _QUESTION_WORD = f"(?:{QUESTION_WORDS})"
-_LEADING_PREPOSITION = r"(?:(?:at|in|on|for|from|to|by|with|of|during|after|before|under)\s+)"
-_PART_BREAK = re.compile(r"\?\s+(?=\S)|;\s*|,?\s+(?:and|&|plus|also)\s+(?=" + _LEADING_PREPOSITION + "?"
+LEADING_PREPOSITION = r"(?:(?:at|in|on|for|from|to|by|with|of|during|after|before|under)\s+)"
+_PART_BREAK = re.compile(r"\?\s+(?=\S)|;\s*|,?\s+(?:and|&|plus|also)\s+(?=" + LEADING_PREPOSITION + "?"
                          + _QUESTION_WORD + r"\b)", re.IGNORECASE)
 # A piece that asks: it ends with "?" or opens with a question word, after a preposition or not ("at what
 # level ...", "in which organs ..."), or a request ("tell me", "list"); or its clause after a leading phrase
 # does ("In the URMC case, what was ...").
-_ASKS = re.compile(r"\?\s*$|^(?:[^,?]*,)?\W*" + _LEADING_PREPOSITION + "?"
+_ASKS = re.compile(r"\?\s*$|^(?:[^,?]*,)?\W*" + LEADING_PREPOSITION + "?"
                    r"(?:" + QUESTION_WORDS + r"|tell|explain|describe|list|define|name|give)\b", re.IGNORECASE)
 # How a follow-up's rewrite (``conversation.Condenser``) adds the earlier question it is about: the words
 # before it ask ("how would you treat that"), the words after it are context, unless nothing is asked before

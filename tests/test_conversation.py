@@ -44,6 +44,8 @@ def test_an_elliptical_follow_up_takes_the_place_of_what_was_asked(qa):
 @pytest.mark.parametrize(("previous", "follow_up", "standalone"), [
     ("what did his chest x-ray show?", "and the CT?", "what did the CT show?"),  # the whole noun phrase
     ("in IS case 4 did the masses erode bone?", "what about the 23 year old's ribs?", "in the case did the masses erode the ribs?"),
+    ("where in the body does it usually happen?", "and in the chest?", "where in the chest does it usually happen?"),
+    (FIRST, "and on MRI?", "What did the MRI show in the thalassemia patient?"),  # not "did the on MRI show"
 ])
 def test_an_elliptical_follow_up_reads_as_a_question(qa, previous, follow_up, standalone):
     assert qa.condenser.standalone(follow_up, previous).endswith(standalone)
@@ -77,6 +79,15 @@ def test_a_follow_up_that_names_the_other_case_asks_the_same_of_it(qa, follow_up
     answer = qa.ask(follow_up, history=[first])
     assert answer.details.case == URMC and "CT" in answer.details.standalone
     assert not answer.abstained and "paravertebral" in answer.text
+
+
+def test_a_follow_up_refused_as_it_stands_is_asked_about_the_previous_question(qa):
+    first = qa.ask("What does EMH look like on MRI?")
+    alone = qa.ask("why is it bright on T1?")
+    answer = qa.ask("why is it bright on T1?", history=[first])
+    assert alone.abstained and alone.details.standalone == "why is it bright on T1?"
+    assert answer.details.standalone == "why is it bright on T1, about: What does EMH look like on MRI?"
+    assert not answer.abstained and "fat" in answer.text
 
 
 def test_a_fact_the_case_lacks_is_refused_in_a_conversation(qa):
