@@ -176,8 +176,8 @@ class Condenser:
             start = before.start()
         else:
             rest = _OPENING_PREPOSITION.sub("", rest)  # "and on MRI?": "what did MRI show", not "did on MRI"
-        if determiner and not _DETERMINER.match(rest) and not _OPENING_PREPOSITION.match(rest):
-            rest = f"{determiner} {rest}"
+            if determiner and not _DETERMINER.match(rest):
+                rest = f"{determiner} {rest}"
         return f"{base[:start]}{rest}{base[end:]}"
 
     @staticmethod
