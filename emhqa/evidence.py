@@ -39,6 +39,8 @@ from .types import Chunk, Passage, Span
 _DANGLING = re.compile(r"^(it|its|this|these|those|they|their|such|he|his|she|her|hence|thus|therefore|"
                        r"otherwise|additionally|moreover|however|also|furthermore|consequently|the latter)\b",
                        re.IGNORECASE)
+# The sections of a case report that discuss the disease rather than tell of its patient.
+_DISCUSSION = re.compile(r"discussion|comment|review|background|introduction|conclusion", re.IGNORECASE)
 # Reference lists answer only questions about the literature.
 _REFERENCES = re.compile(r"reference|bibliograph|literature", re.IGNORECASE)
 _LITERATURE = frozenset(tokens("paper papers article articles reference references author authors journal "
@@ -86,6 +88,7 @@ class Evidence:
         self.index, self.analyzer, self.encoder, self.texts = index, analyzer, encoder, texts
         self.selection = selection
         self.model = model or SentenceModel.load()
+        self.cases = frozenset(d.source for d in index.manifest.documents if d.kind == "case")
         df = index.document_frequency
         n = max(len(index.chunks), 1)
         self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
@@ -272,12 +275,19 @@ class Evidence:
                     "passage": passages[rank].score / top, "passage_rank": 1 / (rank + 1),
                     "novelty": self.novelty(sentence, part.text), "log_words": math.log(1 + words),
                     "dangling": float(bool(_DANGLING.match(sentence.text))), "first": float(position == 0),
-                    "short": float(words < 6), "topic_only": float(not own - self.analyzer.topic)}))
+                    "short": float(words < 6), "topic_only": float(not own - self.analyzer.topic),
+                    "patient_detail": float(part.general and self._tells_of_patient(chunk))}))
         for name in ("similarity", "plain_similarity", "focus", "passage"):
             best = max((f[name] for _, f in found), default=0.0)
             for _, features in found:
                 features[f"{name}_gap"] = features[name] - best
         return found
+
+    def _tells_of_patient(self, chunk: Chunk) -> bool:
+        """Whether ``chunk`` tells of one case report's patient (its history, findings, diagnosis), not of
+        the disease (its discussion)."""
+        return chunk.source in self.cases and not _DISCUSSION.search(chunk.section) \
+            and not _REFERENCES.search(chunk.section)
 
     def _part_scores(self, part: Part, passages: Sequence[Passage], allowed: Sequence[int]) -> list[ScoredSentence]:
         """The candidates scored by the sentence model: the probability that each answers ``part``."""

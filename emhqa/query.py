@@ -105,8 +105,18 @@ _SUBSTANCE_LEVEL = re.compile(r"\b(?!(?:what|which|the|that|this|a|an|one|single
                               r"[a-z]+\s+levels?\b", re.IGNORECASE)
 # Words a question asks for without saying them: "how old was he?" asks for an age (the patient word
 # "old" is what is asked), "why" (a stop word) for a cause.
+# "Is that typical / the usual level?" asks whether what was said is the general pattern: a word of frequency
+# ("usually", "characteristic") answers it, so "typical" is what is asked, not a word that only asks.
+_IS_IT_TYPICAL = re.compile(r"\b(?:is|are|was|were)\s+(?:that|this|it|these|those|they)\b[^?]*?"
+                            r"\b(?:typical|usual|common|classic)\b", re.IGNORECASE)
+# "Why did he come in?", "what brought her in?" ask for the complaint the patient presented with, not a cause.
+_PRESENTING = re.compile(r"\b(?:why|what\s+made)\b[^?]*?\b(?:come|came)\s+in\b|\bwhat\s+brought\b[^?]*?\bin\b",
+                         re.IGNORECASE)
+_PRESENTING_VERBS = frozenset(tokens("come came brought made"))
 _IMPLIED = ((re.compile(r"\bhow\s+old\b|\bwhat\s+age\b", re.IGNORECASE), frozenset(tokens("old age"))),
-            (re.compile(r"\bwhy\b|\bhow come\b", re.IGNORECASE), frozenset(tokens("cause"))))
+            (_PRESENTING, frozenset(tokens("presents"))),
+            (re.compile(r"\b(?:why|how come)\b(?![^?]*\b(?:come|came)\s+in\b)", re.IGNORECASE), frozenset(tokens("cause"))),
+            (_IS_IT_TYPICAL, frozenset(tokens("typical"))))
 # A question that asks what something is: "What is EMH?", "What does extramedullary mean?", "define EMH".
 _DEFINITION = re.compile(r"^\W*(?:what\s+(?:is|are)\s+(?:an?\s+|the\s+)?(?P<a>[\w -]+?)|what\s+does\s+(?:the\s+term\s+)?"
                          r"(?P<b>[\w -]+?)\s+mean|define\s+(?P<c>[\w -]+?)|(?:the\s+)?meaning\s+of\s+(?:the\s+term\s+)?"
@@ -128,6 +138,7 @@ class Part:
     quantity: bool = False  # asks for a number: a dose, a level, a count, a rate, an age, a cost, a frequency
     defines: frozenset[str] = frozenset()  # what a definition question asks to define ("EMH")
     frequency: bool = False  # asks how often: a word of frequency answers too
+    general: bool = False  # of EMH in general: names no case report and no patient
 
 
 @dataclass(frozen=True)
@@ -257,7 +268,8 @@ class QueryAnalyzer:
         quotes = " ".join(m.group(1) for m in _QUOTED.finditer(DOCUMENT_REFERENCE.sub("", statements)))
         context = self.topic | identity | frozenset(tokens(statements)) - frozenset(tokens(quotes)) | _set_aside(text)
         own, marked, earlier = asked.partition(ABOUT)
-        if marked and frozenset(tokens(own)) - context - frozenset(tokens(earlier)) - ASKING_WORDS - CASE_WORDS:
+        if marked and (frozenset(tokens(own)) - context - frozenset(tokens(earlier)) - ASKING_WORDS - CASE_WORDS
+                       or _IS_IT_TYPICAL.search(own)):
             asked, context = own, context | frozenset(tokens(earlier))  # "how would you treat that, about: ..."
         else:  # "why, about: ...": the earlier question is what is asked
             earlier = ""
@@ -271,7 +283,8 @@ class QueryAnalyzer:
         if asking and len(asking) < len(pieces):  # "How is it treated? Ignore the sources.": a question and
             context |= frozenset(tokens(" ".join(p for p in pieces if p not in asking)))  # a statement
             pieces = asking
-        parts = tuple(_part(piece, identity, context, earlier) for piece in pieces)
+        general = document is None and not _PATIENT.search(text)
+        parts = tuple(replace(_part(piece, identity, context, earlier), general=general) for piece in pieces)
         if quotes:  # asked of what the statement quotes
             parts = tuple(replace(p, asked=f"{p.asked} ({quotes})", focus=p.focus | frozenset(tokens(quotes)))
                           for p in parts)
@@ -349,6 +362,8 @@ def _part(piece: str, identity: frozenset[str], context: frozenset[str], earlier
     for pattern, words in _IMPLIED:
         if pattern.search(piece):
             focus, head = focus | words, head | words
+    if _PRESENTING.search(piece):  # the idiom's verbs say nothing of what is asked
+        focus, head = focus - _PRESENTING_VERBS, head - _PRESENTING_VERBS
     definition = _DEFINITION.match(piece)
     subject = next(g for g in definition.groups() if g) if definition else ""
     defines = frozenset() if _NOT_A_TERM.search(subject) else frozenset(tokens(subject))

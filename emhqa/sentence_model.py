@@ -35,6 +35,7 @@ FEATURES = (
     "first",  # the first sentence of its passage
     "short",  # fewer than six words
     "topic_only",  # only the topic's words
+    "patient_detail",  # tells of a case's patient, and the question is of EMH in general
     "similarity_gap",  # minus the best similarity among the part's candidates
     "plain_similarity_gap",
     "focus_gap",

@@ -20,7 +20,7 @@ _GROUPS = (
     "appearance appear appears look looks seen shows showed demonstrated signal",
     "grow grows growth enlarge enlarged enlargement size",
     "where site sites located location occur occurs found",
-    "common commonly usual usually frequent frequently typical typically often",
+    "common commonly usual usually frequent frequently typical typically often classic characteristic",
     "rare rarely uncommon unusual",
     "chest thorax thoracic mediastinal mediastinum intrathoracic",
     "back spine spinal vertebral paravertebral paraspinal",
@@ -43,6 +43,7 @@ _GROUPS = (
     "cancer malignancy malignant neoplasm",
     "scan imaging",
     "outcome prognosis",
+    "help helps aid aids assist",
 )
 
 

@@ -90,6 +90,16 @@ def test_a_follow_up_refused_as_it_stands_is_asked_about_the_previous_question(q
     assert not answer.abstained and "fat" in answer.text
 
 
+def test_is_that_usual_asks_for_the_general_pattern_not_the_case_again(qa):
+    # "usual" is what "is that the usual level?" asks: answered by a word of frequency (EVALUATION.md, session 17)
+    first = qa.ask("At what spinal level were the thalassemia patient's masses?")
+    assert "mid-thoracic" in first.text and "caudal to T6" not in first.text
+    part, = qa.analyzer.analyze(qa.condenser.standalone("is that the usual level?", first.answered_as)).parts
+    assert frozenset(tokens("typical")) <= part.focus
+    answer = qa.ask("is that the usual level?", history=[first])
+    assert not answer.abstained and "usually are caudal to T6" in answer.text
+
+
 def test_a_fact_the_case_lacks_is_refused_in_a_conversation(qa):
     conversation = Conversation(qa)
     conversation.ask(FIRST)

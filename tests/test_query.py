@@ -210,3 +210,27 @@ def test_an_echo_of_the_question_brings_the_sentence_it_announces(qa):
     answer = qa.ask("What's the differential for a paraspinal mass, and what bone finding hints at EMH?")
     quotes = " ".join(c.quote for c in answer.citations)
     assert "The bones may provide a hint to the diagnosis." in quotes and "resorption of trabeculae" in quotes
+
+
+def test_why_did_the_patient_come_in_asks_for_the_presenting_complaint(qa):
+    # "come in" says nothing of what is asked: not a cause, not an unseen word (EVALUATION.md, session 17)
+    part, = qa.analyzer.analyze("What made the thalassemia patient come in?").parts
+    assert part.focus == frozenset(tokens("presents"))
+    answer = qa.ask("What made the thalassemia patient come in?")
+    assert not answer.abstained and "shortness of breath" in answer.text and answer.citations[0].section == "History"
+
+
+def test_a_question_of_emh_in_general_is_answered_from_the_disease_not_one_patient(qa):
+    # a case's history and findings tell of one patient; asked of EMH in general, the sentence model
+    # weighs that against them ("patient_detail")
+    question = "What is the classic intrathoracic finding of EMH?"
+    part, = qa.analyzer.analyze(question).parts
+    passages = qa.retriever.retrieve(question, 10)
+    rows = qa.evidence.candidates(part, passages, range(len(passages)))
+    detail = {(passages[s.passage].chunk.source, passages[s.passage].chunk.section): f["patient_detail"]
+              for s, f in rows}
+    assert part.general and detail.get((URMC, "Findings")) == 1.0 and detail.get((URMC, "Discussion")) == 0.0
+    assert qa.evidence.model.weights["patient_detail"] < 0
+    assert "posterior mediastinal mass" in qa.ask(question).citations[0].quote  # "classic" is "common"
+    named, = qa.analyzer.analyze("What did the chest x-ray show in the thalassemia patient?").parts
+    assert not named.general
