@@ -192,7 +192,7 @@ class Selection:
     """How answer sentences are chosen (``evidence.Evidence``); set on the tuning half of eval/dev.jsonl
     (EVALUATION.md). ``Config.selection`` holds it, so these weights are settings like the fusion weights."""
 
-    runner_up_margin: float = 0.25  # a runner-up within this probability of the best sentence joins it
+    runner_up_margin: float = 0.3  # a runner-up within this probability of the best sentence joins it
     max_sentences: int = 3  # per part, antecedents and parents not counted (an LLM answer's limit too)
     min_words: int = 2  # one-word lines are quoted only when nothing longer was retrieved
     head_weight: float = 2.0  # extra weight of a part's head word ("what *symptoms*")

@@ -257,7 +257,7 @@ class QueryAnalyzer:
         return frozenset(t for t in clause - self.topic - CASE_WORDS - PATIENT_WORDS - FUNCTION_WORDS if t in self._df)
 
     def _analyze(self, question: str) -> Query:
-        text = self.correct(expand_shorthand(question))
+        text = self.correct(_PLAINLY.sub(" ", expand_shorthand(question)))
         terms = frozenset(tokens(text))
         document = self.document_named(text, terms)
         identity = terms & self.naming.get(document, self.titled.get(document, frozenset())) if document else frozenset()
@@ -327,6 +327,11 @@ def _same_patient(asked: tuple[frozenset[str], str | None], case: tuple[frozense
     return not (ages and case_ages and ages.isdisjoint(case_ages)) and not (sex and case_sex and sex != case_sex)
 
 
+# How a question asks to be answered simply, saying nothing of what it asks: "in plain English", "in layman's
+# terms", "actually" ("what does EMH actually mean in plain english?" asks what EMH means).
+_PLAINLY = re.compile(r"\b(?:in\s+(?:plain|simple|everyday|lay(?:man'?s|person'?s)?|easy|normal)\s+"
+                      r"(?:english|terms|words|language)|(?:simply|basically)\s+put|actually|really|basically)\b",
+                      re.IGNORECASE)
 # "Apart from the liver and spleen, what ...", "Besides thalassemia, which ...": what is set aside is not asked.
 _SET_ASIDE = re.compile(r"\b(?:(?:apart|aside)\s+from|besides|other\s+than|except(?:\s+for)?|excluding|"
                         r"in\s+addition\s+to)\s+(?P<what>[^,;?]+?)(?=\s*[,;?]|\s+(?:" + QUESTION_WORDS + r")\b|$)",

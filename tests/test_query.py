@@ -234,3 +234,13 @@ def test_a_question_of_emh_in_general_is_answered_from_the_disease_not_one_patie
     assert "posterior mediastinal mass" in qa.ask(question).citations[0].quote  # "classic" is "common"
     named, = qa.analyzer.analyze("What did the chest x-ray show in the thalassemia patient?").parts
     assert not named.general
+
+
+def test_asking_for_plain_words_is_not_what_is_asked(qa):
+    # "in plain english" was read as "pain" (a typo one letter off a corpus word) and refused
+    question = "What is extramedullary hematopoiesis, in plain English?"
+    part, = qa.analyzer.analyze(question).parts
+    assert part.defines == frozenset(tokens("extramedullary hematopoiesis")) and "pain" not in part.focus
+    assert qa.analyzer.analyze("What does EMH really mean in simple terms?").parts[0].defines == {"emh"}
+    answer = qa.ask(question)
+    assert not answer.abstained and "is defined as" in answer.citations[0].quote
