@@ -466,10 +466,9 @@ def sentence_examples(qa, items: Sequence[Item]) -> tuple[list[dict[str, float]]
         answer = qa.ask(item.question, history=item.history)  # its standalone form and passages
         passages = answer.passages
         query = qa.analyzer.analyze(answer.answered_as)
-        allowed = qa.evidence.allowed(query, passages)
         facts = [fold(alternative) for group in item.facts for alternative in group]
         for part in query.parts:
-            for sentence, features in qa.evidence.candidates(part, passages, allowed):
+            for sentence, features in qa.evidence.candidates(part, passages, qa.evidence.allowed(query, passages, part)):
                 chunk = passages[sentence.passage].chunk
                 text = fold(sentence.sentence.text)
                 rows.append(features)

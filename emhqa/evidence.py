@@ -241,10 +241,11 @@ class Evidence:
         return self.sentence_terms(chunk.id)[chunk.sentences.index(sentence.sentence)]
 
     @staticmethod
-    def allowed(query: Query, passages: Sequence[Passage]) -> list[int]:
-        """Positions of the passages an answer may quote: those of the case the question names, if it
-        names one; reference lists only for questions about the literature."""
-        literature = bool(query.focus & _LITERATURE)
+    def allowed(query: Query, passages: Sequence[Passage], part: Part) -> list[int]:
+        """Positions of the passages a part of the question may quote: those of the case the question
+        names, if it names one; reference lists only for a part about the literature ("why does the
+        spleen enlarge, and which reference reviews it?" answers its first part from the text)."""
+        literature = bool(part.focus & _LITERATURE)
         return [i for i, p in enumerate(passages) if query.document in (None, p.chunk.source)
                 and (literature or not _REFERENCES.search(p.chunk.section))]
 
@@ -411,13 +412,12 @@ class Evidence:
     def _assess(self, question: str, passages: tuple[Passage, ...]) -> Assessment:
         query = self.analyzer.analyze(question)
         self.embed_waiting([p.chunk.id for p in passages], query.focus)
-        allowed = self.allowed(query, passages)
         chosen: dict[tuple[int, int], tuple[int, ScoredSentence]] = {}  # (passage, start) -> (part, sentence)
         best_per_part: list[ScoredSentence] = []
         peaks: list[float] = []  # per answered part: the best similarity retrieved
         uncovered: list[Part] = []
         for number, part in enumerate(query.parts):
-            scored = self._part_scores(part, passages, allowed)
+            scored = self._part_scores(part, passages, self.allowed(query, passages, part))
             if part.defines:  # "What is EMH?" is answered by a sentence that defines EMH, when one was retrieved
                 subject = self._with_long_forms(part.defines)
                 scored = [s for s in scored if self._defines(s.sentence.text, subject)] or scored

@@ -40,7 +40,7 @@ _PATIENT = re.compile(r"\b(" + "|".join(_ONE_PATIENT) + r"|year-old|years? old)\
 # Where one question asks two things: "What causes it, and how is it treated?", "... ? And ...".
 QUESTION_WORDS = "what|how|why|when|where|which|who|whose|is|are|was|were|does|do|did|can|could|should|will|has|have"
 _QUESTION_WORD = f"(?:{QUESTION_WORDS})"
-LEADING_PREPOSITION = r"(?:(?:at|in|on|for|from|to|by|with|of|during|after|before|under)\s+)"
+LEADING_PREPOSITION = r"(?:(?:at|in|on|for|from|to|by|with|of|during|after|before|under|below|above|within|into)\s+)"
 _PART_BREAK = re.compile(r"\?\s+(?=\S)|;\s*|,?\s+(?:and|&|plus|also)\s+(?=" + LEADING_PREPOSITION + "?"
                          + _QUESTION_WORD + r"\b)", re.IGNORECASE)
 # A piece that asks: it ends with "?" or opens with a question word, after a preposition or not ("at what
@@ -109,9 +109,10 @@ _SUBSTANCE_LEVEL = re.compile(r"\b(?!(?:what|which|the|that|this|a|an|one|single
 # ("usually", "characteristic") answers it, so "typical" is what is asked, not a word that only asks.
 _IS_IT_TYPICAL = re.compile(r"\b(?:is|are|was|were)\s+(?:that|this|it|these|those|they)\b[^?]*?"
                             r"\b(?:typical|usual|common|classic)\b", re.IGNORECASE)
-# "Why did he come in?", "what brought her in?" ask for the complaint the patient presented with, not a cause.
-_PRESENTING = re.compile(r"\b(?:why|what\s+made)\b[^?]*?\b(?:come|came)\s+in\b|\bwhat\s+brought\b[^?]*?\bin\b",
-                         re.IGNORECASE)
+# "Why did he come in?", "what brought her in?", "what did he come in with?" ask for the complaint the patient
+# presented with, not a cause.
+_PRESENTING = re.compile(r"\b(?:why|what\s+made)\b[^?]*?\b(?:come|came)\s+in\b|\bwhat\s+brought\b[^?]*?\bin\b|"
+                         r"\b(?:come|came|comes|coming)\s+in\s+with\b", re.IGNORECASE)
 _PRESENTING_VERBS = frozenset(tokens("come came brought made"))
 _IMPLIED = ((re.compile(r"\bhow\s+old\b|\bwhat\s+age\b", re.IGNORECASE), frozenset(tokens("old age"))),
             (_PRESENTING, frozenset(tokens("presents"))),
