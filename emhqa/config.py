@@ -231,6 +231,9 @@ class Config:
     rrf_k: int = 5
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
+    # A lexical search for the related words (synonyms.py) of the question's focus that it does not use
+    # ("below" finds "caudal") votes with this share of the lexical weight (tuning half, EVALUATION.md session 17).
+    related_vote: float = 0.5
     selection: Selection = Selection()
     # Thumbs up/down from the chat UI, appended locally and never sent anywhere; EMHQA_FEEDBACK=off (or
     # None) turns it off.
@@ -245,6 +248,7 @@ class Config:
                   "candidates": self.candidates >= 1,
                   "rrf_k": self.rrf_k >= 1, "selection.max_sentences": self.selection.max_sentences >= 1,
                   "dense_weight": self.dense_weight >= 0, "lexical_weight": self.lexical_weight >= 0,
+                  "related_vote": self.related_vote >= 0,
                   "model": bool(self.model.strip())}
         bad = [name for name, ok in checks.items() if not ok]
         if bad:

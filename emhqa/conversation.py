@@ -9,7 +9,7 @@ into a question that stands alone, from the previous turn's standalone question 
   (by the embedding model: "CT" gives way to "chest x-ray"); when nothing there is like X, "What about X?";
 - **a pronoun and little else** ("why?", "is that typical?", "how is it treated?") is asked together with
   the previous question, and so is any follow-up the corpus cannot answer as it stands
-  (``in_context``: "why is it bright on T1?" after "What does EMH look like on MRI?").
+  (``in_context``: "does it happen in the brain?" after "Where does EMH occur?").
 A question that stands alone (names its own case or document, or has no pronoun and no leading "and" or
 "what about") is left as it is, so the history never changes what a standalone question that the corpus
 answers retrieves.

@@ -11,6 +11,7 @@ import numpy as np
 from .config import Config
 from .index import Index, mean_direction, without_direction
 from .query import QueryAnalyzer
+from .synonyms import related
 from .text import tokens
 from .types import Chunk, Passage
 
@@ -69,6 +70,16 @@ class HybridRetriever:
                 fused[i] = fused.get(i, 0.0) + self.config.lexical_weight / (self.config.rrf_k + rank + 1)
         return query
 
+    def _related_vote(self, focus: frozenset[str], allowed: np.ndarray, depth: int, fused: dict[int, float]) -> None:
+        """Add the weighted reciprocal ranks of a lexical search for the related words of ``focus`` that
+        it does not use itself (``synonyms.related``: "below" finds "caudal", "lumps" "masses")."""
+        terms = sorted(frozenset().union(*map(related, focus)) - focus)
+        if not terms or self.mode == "dense" or not self.config.related_vote:
+            return
+        weight = self.config.related_vote * self.config.lexical_weight
+        for rank, i in enumerate(self.index.search.lexical(terms, depth, allowed)):
+            fused[i] = fused.get(i, 0.0) + weight / (self.config.rrf_k + rank + 1)
+
     def retrieve(self, question: str, k: int, exclude: Exclude | None = None) -> list[Passage]:
         """The ``k`` best chunks: every part of a several-part question votes, and a question that
         names a case report gets that report's chunks first."""
@@ -81,6 +92,7 @@ class HybridRetriever:
         query = self._fused(analysed.searches[0], analysed.keywords[0], allowed, depth, fused)
         for search, keywords in zip(analysed.searches[1:], analysed.keywords[1:]):
             self._fused(search, keywords, allowed, depth, fused)
+        self._related_vote(analysed.focus, allowed, depth, fused)
         named = self._by_source.get(analysed.document, []) if analysed.document else []  # the case report named
         own = self._by_heading.get(frozenset(tokens(analysed.text)), [])  # the question is a section's heading
         for i in (*named, *own):

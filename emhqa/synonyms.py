@@ -44,6 +44,7 @@ _GROUPS = (
     "scan imaging",
     "outcome prognosis",
     "help helps aid aids assist",
+    "below beneath under lower caudal inferior",
 )
 
 

@@ -82,12 +82,12 @@ def test_a_follow_up_that_names_the_other_case_asks_the_same_of_it(qa, follow_up
 
 
 def test_a_follow_up_refused_as_it_stands_is_asked_about_the_previous_question(qa):
-    first = qa.ask("What does EMH look like on MRI?")
-    alone = qa.ask("why is it bright on T1?")
-    answer = qa.ask("why is it bright on T1?", history=[first])
-    assert alone.abstained and alone.details.standalone == "why is it bright on T1?"
-    assert answer.details.standalone == "why is it bright on T1, about: What does EMH look like on MRI?"
-    assert not answer.abstained and "fat" in answer.text
+    first = qa.ask("Where does EMH occur?")
+    alone = qa.ask("does it happen in the brain?")
+    answer = qa.ask("does it happen in the brain?", history=[first])
+    assert alone.abstained and alone.details.standalone == "does it happen in the brain?"
+    assert answer.details.standalone == "does it happen in the brain, about: Where does EMH occur?"
+    assert not answer.abstained and "brain" in answer.citations[0].quote
 
 
 def test_is_that_usual_asks_for_the_general_pattern_not_the_case_again(qa):

@@ -218,6 +218,18 @@ def test_why_did_the_patient_come_in_asks_for_the_presenting_complaint(qa):
     assert part.focus == frozenset(tokens("presents"))
     answer = qa.ask("What made the thalassemia patient come in?")
     assert not answer.abstained and "shortness of breath" in answer.text and answer.citations[0].section == "History"
+    part, = qa.analyzer.analyze("What symptoms did the thalassemia patient come in with?").parts
+    assert part.focus == frozenset(tokens("symptoms presents"))
+
+
+def test_reference_lists_answer_only_the_part_about_the_literature(qa):
+    question = "How is EMH treated, and which paper in the outline covers intracranial EMH?"
+    query = qa.analyzer.analyze(question)
+    assert len(query.parts) == 2
+    passages = qa.retriever.retrieve(question, 10)
+    sections = [{passages[i].chunk.section for i in qa.evidence.allowed(query, passages, part)} for part in query.parts]
+    assert "Selected References" not in sections[0] and "Selected References" in sections[1]
+    assert len(qa.analyzer.analyze("How do EMH masses look on CT, and below which level are they found?").parts) == 2
 
 
 def test_a_question_of_emh_in_general_is_answered_from_the_disease_not_one_patient(qa):

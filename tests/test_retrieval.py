@@ -1,3 +1,6 @@
+import copy
+import dataclasses
+
 import pytest
 
 from emhqa.types import Passage
@@ -49,3 +52,14 @@ def test_passages_are_ranked_with_their_signals(qa):
     assert all(isinstance(p, Passage) for p in passages)
     assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
     assert -1.0 <= passages[0].dense_score <= 1.0
+
+
+def test_related_words_of_the_focus_vote_in_retrieval(qa):
+    # "mechanism" is not in the FAQ's heading, "pathophysiology" is (synonyms.py): a lexical search for the
+    # focus's related words votes at Config.related_vote (EVALUATION.md, session 17)
+    question = "Explain the mechanism of EMH"
+    without = copy.copy(qa.retriever)
+    without.config = dataclasses.replace(qa.retriever.config, related_vote=0.0)
+    wanted = (FAQ, "What is the pathophysiology of extramedullary hematopoiesis?")
+    assert wanted not in [(p.chunk.source, p.chunk.section) for p in without.retrieve(question, 5)]
+    assert wanted in top(qa, question)
