@@ -468,7 +468,8 @@ def sentence_examples(qa, items: Sequence[Item]) -> tuple[list[dict[str, float]]
         query = qa.analyzer.analyze(answer.answered_as)
         facts = [fold(alternative) for group in item.facts for alternative in group]
         for part in query.parts:
-            for sentence, features in qa.evidence.candidates(part, passages, qa.evidence.allowed(query, passages, part)):
+            allowed = qa.evidence.allowed(query, passages, part)
+            for sentence, features in qa.evidence.candidates(part, passages, allowed):
                 chunk = passages[sentence.passage].chunk
                 text = fold(sentence.sentence.text)
                 rows.append(features)

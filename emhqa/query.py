@@ -103,20 +103,22 @@ _FREQUENCY = re.compile(r"\bhow\s+(?:common(?:ly)?|often|frequent(?:ly)?|rare(?:
 _SUBSTANCE_LEVEL = re.compile(r"\b(?!(?:what|which|the|that|this|a|an|one|single|each|every|another|other|"
                               r"different|same|usual|typical|spinal|vertebral|thoracic|lumbar|cervical|sacral)\b)"
                               r"[a-z]+\s+levels?\b", re.IGNORECASE)
-# Words a question asks for without saying them: "how old was he?" asks for an age (the patient word
-# "old" is what is asked), "why" (a stop word) for a cause.
 # "Is that typical / the usual level?" asks whether what was said is the general pattern: a word of frequency
 # ("usually", "characteristic") answers it, so "typical" is what is asked, not a word that only asks.
 _IS_IT_TYPICAL = re.compile(r"\b(?:is|are|was|were)\s+(?:that|this|it|these|those|they)\b[^?]*?"
                             r"\b(?:typical|usual|common|classic)\b", re.IGNORECASE)
 # "Why did he come in?", "what brought her in?", "what did he come in with?" ask for the complaint the patient
 # presented with, not a cause.
-_PRESENTING = re.compile(r"\b(?:why|what\s+made)\b[^?]*?\b(?:come|came)\s+in\b|\bwhat\s+brought\b[^?]*?\bin\b|"
+_CAME_IN = r"\b(?:come|came)\s+in\b"
+_PRESENTING = re.compile(r"\b(?:why|what\s+made)\b[^?]*?" + _CAME_IN + r"|\bwhat\s+brought\b[^?]*?\bin\b|"
                          r"\b(?:come|came|comes|coming)\s+in\s+with\b", re.IGNORECASE)
 _PRESENTING_VERBS = frozenset(tokens("come came brought made"))
+# Words a question asks for without saying them: "how old was he?" asks for an age (the patient word
+# "old" is what is asked), "why" (a stop word) for a cause, unless it asks why the patient came in.
 _IMPLIED = ((re.compile(r"\bhow\s+old\b|\bwhat\s+age\b", re.IGNORECASE), frozenset(tokens("old age"))),
             (_PRESENTING, frozenset(tokens("presents"))),
-            (re.compile(r"\b(?:why|how come)\b(?![^?]*\b(?:come|came)\s+in\b)", re.IGNORECASE), frozenset(tokens("cause"))),
+            (re.compile(r"\b(?:why|how come)\b(?![^?]*" + _CAME_IN + ")", re.IGNORECASE),
+             frozenset(tokens("cause"))),
             (_IS_IT_TYPICAL, frozenset(tokens("typical"))))
 # A question that asks what something is: "What is EMH?", "What does extramedullary mean?", "define EMH".
 _DEFINITION = re.compile(r"^\W*(?:what\s+(?:is|are)\s+(?:an?\s+|the\s+)?(?P<a>[\w -]+?)|what\s+does\s+(?:the\s+term\s+)?"
